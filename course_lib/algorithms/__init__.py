@@ -1,0 +1,1 @@
+"""Meta-learning algorithms, one readable file each."""

@@ -1,0 +1,1 @@
+"""Dataset download, verification and loaders (Omniglot, ASSISTments, sinusoid tasks)."""

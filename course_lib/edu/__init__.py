@@ -1,0 +1,1 @@
+"""Education case study: knowledge tracing, personalization, simulated students, tutor."""

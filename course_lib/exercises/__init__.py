@@ -1,0 +1,1 @@
+"""Automatic checks for the chapters' exercises (one module per chapter)."""
