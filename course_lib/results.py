@@ -41,7 +41,7 @@ def save_results(chapter: str, results: dict, folder: Path | None = None) -> Pat
 
     The file also records the budget, device, torch version and UTC time. The write is atomic.
     """
-    if not chapter or any(c in chapter for c in "/\\") :
+    if not chapter or any(c in chapter for c in "/\\"):
         raise ValueError(f"chapter must be a plain name like '02_maml', got {chapter!r}")
     folder = Path(folder) if folder is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,35 @@
+# Meta-Learning, Hands-On — the only commands you need:
+#   make lab     set everything up (first time) and open the course in JupyterLab
+#   make test    set everything up (first time) and run unit tests + every notebook (smoke budget)
+#   make course  execute every chapter (default budget) and render a browsable site into build/
+#   make bench   run the performance benchmarks
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+KERNEL := meta-learning-hands-on
+
+.PHONY: lab test course bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0] + ": run `make PYTHON=python3.11 ...`")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[lab,test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Meta-Learning, Hands-On)" >/dev/null
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/python -m course_lib doctor || true
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	COURSE_BUDGET=smoke $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+
+course: $(STAMP)
+	$(BIN)/python tools/build_course.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf build .pytest_cache

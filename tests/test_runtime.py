@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from course_lib import runtime
+
+
+def test_budget_default_and_values(monkeypatch):
+    monkeypatch.delenv("COURSE_BUDGET", raising=False)
+    assert runtime.get_budget() == "standard"
+    for name in runtime.BUDGETS:
+        monkeypatch.setenv("COURSE_BUDGET", name.upper())
+        assert runtime.get_budget() == name
+    monkeypatch.setenv("COURSE_BUDGET", "smoke")
+    assert runtime.by_budget(1, 2, 3) == 1
+    monkeypatch.setenv("COURSE_BUDGET", "full")
+    assert runtime.by_budget(1, 2, 3) == 3
+
+
+def test_bad_budget_names_the_fix(monkeypatch):
+    monkeypatch.setenv("COURSE_BUDGET", "quick")
+    with pytest.raises(ValueError, match="smoke, standard, full"):
+        runtime.get_budget()
+
+
+def test_device_override_and_errors(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert runtime.get_device() == torch.device("cpu")
+    assert runtime.get_device("cpu").type == "cpu"
+    monkeypatch.setenv("COURSE_DEVICE", "not-a-device")
+    with pytest.raises(ValueError, match="not a device"):
+        runtime.get_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("COURSE_DEVICE", "cuda")
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            runtime.get_device()
+
+
+def test_automatic_device_choice(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert runtime.get_device().type == expected
+
+
+def test_seed_everything_is_reproducible():
+    g1 = runtime.seed_everything(7)
+    a = torch.rand(3), torch.rand(3, generator=g1)
+    g2 = runtime.seed_everything(7)
+    b = torch.rand(3), torch.rand(3, generator=g2)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    with pytest.raises(ValueError):
+        runtime.seed_everything(-1)
+
+
+def test_folders_follow_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    assert runtime.data_dir() == (tmp_path / "mirror").resolve()
+    assert runtime.cache_dir() == (tmp_path / "cache").resolve()
+    assert runtime.cache_dir().is_dir()
+
+
+def test_setup_prints_one_banner(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_BUDGET", "smoke")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    info = runtime.setup(seed=3)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "budget smoke" in out[0] and "device cpu" in out[0] and "torch" in out[0]
+    assert info.budget == "smoke" and info.seed == 3 and info.device.type == "cpu"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_device_runs_a_conv(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    device = runtime.get_device()
+    x = torch.randn(2, 1, 28, 28, device=device)
+    y = torch.nn.Conv2d(1, 4, 3).to(device)(x)
+    assert y.is_cuda
