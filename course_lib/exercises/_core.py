@@ -1,0 +1,222 @@
+"""Building blocks of the exercise checks.
+
+In a notebook the learner's cell starts as ``answer = None`` (or a function stub that returns
+``None``) and the next cell calls a chapter check such as ``check_inner_step(answer)``. Every
+check follows the same rules:
+
+* ``None`` means *not attempted yet*: it prints the hint and returns False without raising, so
+  "Run All" still works before any exercise is done;
+* a wrong answer prints what exactly is wrong (shape, sign, factor, which element, which test
+  case) plus the hint;
+* a right answer prints a one-line confirmation starting with "Correct!";
+* the return value is a bool, so a solution cell can ``assert check_...(solution)``.
+
+Chapter checks (``course_lib/exercises/ch02.py``, ...) are thin wrappers around
+:func:`check_close`, :func:`check_shape`, :func:`check_true` and :func:`check_function`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["check_close", "check_shape", "check_true", "check_function", "not_attempted"]
+
+
+def _say(symbol: str, name: str, text: str, hint: str | None = None) -> None:
+    message = f"{symbol} {name}: {text}"
+    if hint:
+        message += f"\n  Hint: {hint}"
+    print(message)
+
+
+def not_attempted(name: str, hint: str | None = None) -> bool:
+    """Print the "not attempted yet" message for exercise ``name`` and return False."""
+    _say("…", name, "not attempted yet (the answer is still None). Fill in the cell above and run it again.", hint)
+    return False
+
+
+def _correct(name: str, success: str | None) -> bool:
+    print(f"✓ Correct! {name}" + (f" — {success}" if success else ""))
+    return True
+
+
+def _wrong(name: str, problem: str, hint: str | None) -> bool:
+    _say("✗", name, problem, hint)
+    return False
+
+
+def _as_tensor(value) -> torch.Tensor:
+    """Numbers, lists, NumPy arrays and tensors (any device) -> float64 CPU tensor."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float64)
+    return torch.as_tensor(np.asarray(value, dtype=np.float64))
+
+
+def _fmt(t: torch.Tensor) -> str:
+    if t.numel() == 1:
+        return f"{t.item():.6g}"
+    if t.numel() <= 6:
+        return "[" + ", ".join(f"{v:.4g}" for v in t.flatten().tolist()) + "]"
+    return f"a tensor of shape {list(t.shape)}"
+
+
+def _compare(value, expected, rtol: float, atol: float, what: str = "your answer") -> str | None:
+    """Describe how ``value`` differs from ``expected``; None when they match."""
+    if isinstance(expected, (tuple, list)) and expected and not isinstance(expected[0], (int, float)):
+        if not isinstance(value, (tuple, list)) or len(value) != len(expected):
+            got = f"a {type(value).__name__} of length {len(value)}" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
+            return f"{what} should be a sequence of {len(expected)} items, got {got}"
+        for i, (v, e) in enumerate(zip(value, expected)):
+            problem = _compare(v, e, rtol, atol, f"item {i} of {what}")
+            if problem:
+                return problem
+        return None
+    if value is None:
+        return f"{what} is None"
+    try:
+        v = _as_tensor(value)
+    except (TypeError, ValueError) as err:
+        return f"{what} should be a number or a tensor, got a {type(value).__name__} ({err})"
+    e = _as_tensor(expected)
+    if v.shape != e.shape:
+        if v.numel() == e.numel() == 1:
+            v = v.reshape(e.shape)
+        else:
+            problem = f"{what} has shape {list(v.shape)} but should have shape {list(e.shape)}"
+            if v.numel() == e.numel():
+                if v.dim() == 2 and e.dim() == 2 and v.shape == e.shape[::-1]:
+                    problem += " (transposed?)"
+                else:
+                    problem += " (same number of elements: a missing reshape/squeeze/unsqueeze?)"
+            elif v.numel() == 1:
+                problem += " (a single number: did you reduce with sum()/mean() too early?)"
+            return problem
+    if torch.isnan(v).any() and not torch.isnan(e).any():
+        return f"{what} contains NaN ({int(torch.isnan(v).sum())} of {v.numel()} values)"
+    if torch.isinf(v).any() and not torch.isinf(e).any():
+        return f"{what} contains inf ({int(torch.isinf(v).sum())} of {v.numel()} values)"
+    close = torch.isclose(v, e, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(close.all()):
+        return None
+    if bool(torch.isclose(v, -e, rtol=rtol, atol=atol).all()):
+        return f"{what} has the opposite sign of the expected value (check a sign or the direction of a step)"
+    nonzero = e.abs() > atol
+    if bool(nonzero.any()):
+        ratios = v[nonzero] / e[nonzero]
+        r = ratios.mean().item()
+        # Any two numbers have a ratio: for a single number only report simple factors (k or 1/k).
+        simple = any(abs(r - k) < 1e-6 * k or abs(r - 1 / k) < 1e-6 / k for k in range(2, 11))
+        if (
+            math.isfinite(r)
+            and abs(r) > 1e-12
+            and (v.numel() > 1 or simple)
+            and bool(torch.isclose(v, r * e, rtol=rtol, atol=atol).all())
+        ):
+            return f"{what} is {r:.4g} times the expected value (a missing or extra factor, e.g. a mean vs. a sum or a 1/2?)"
+    if v.numel() == 1:
+        return f"{what} is {_fmt(v)}, which is not within the tolerance (rtol={rtol:g}, atol={atol:g}) of the expected value"
+    diff = (v - e).abs()
+    worst = int(diff.flatten().argmax())
+    index = tuple(int(i) for i in np.unravel_index(worst, tuple(v.shape)))
+    return (
+        f"{int((~close).sum())} of {v.numel()} values differ; the largest difference is {diff.max().item():.3g} "
+        f"at index {list(index)} (you have {v.flatten()[worst].item():.4g})"
+    )
+
+
+def check_close(
+    name: str,
+    value,
+    expected,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    hint: str | None = None,
+    success: str | None = None,
+) -> bool:
+    """Check that ``value`` equals ``expected`` up to ``|value - expected| <= atol + rtol*|expected|``.
+
+    ``value`` / ``expected``: numbers, lists, arrays or tensors (any device), or tuples of them.
+    Prints a confirmation, or what differs (shape, sign, constant factor, worst element) and the
+    ``hint``. ``value is None`` counts as not attempted. Returns True when correct.
+    """
+    if value is None:
+        return not_attempted(name, hint)
+    problem = _compare(value, expected, rtol, atol)
+    return _correct(name, success) if problem is None else _wrong(name, problem, hint)
+
+
+def check_shape(name: str, value, expected_shape: Sequence[int], hint: str | None = None, success: str | None = None) -> bool:
+    """Check that the tensor/array ``value`` has shape ``expected_shape``."""
+    if value is None:
+        return not_attempted(name, hint)
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return _wrong(name, f"expected a tensor of shape {list(expected_shape)}, got a {type(value).__name__}", hint)
+    if tuple(shape) != tuple(expected_shape):
+        problem = f"shape is {list(shape)} but should be {list(expected_shape)}"
+        if math.prod(shape) == math.prod(expected_shape):
+            problem += " (same number of elements: a missing reshape/squeeze/unsqueeze?)"
+        return _wrong(name, problem, hint)
+    return _correct(name, success or f"shape {list(shape)}")
+
+
+def check_true(
+    name: str,
+    condition: bool | None,
+    hint: str,
+    success: str | None = None,
+    failure: str | None = None,
+) -> bool:
+    """Check a condition the chapter computed from the learner's answer.
+
+    ``condition=None`` means not attempted. ``failure`` says what is wrong when the condition is
+    False (the chapter knows best, e.g. "the adapted loss is higher than before adaptation"); the
+    ``hint`` says how to fix it.
+    """
+    if condition is None:
+        return not_attempted(name, hint)
+    if bool(condition):
+        return _correct(name, success)
+    return _wrong(name, failure or "the condition that a correct answer satisfies does not hold", hint)
+
+
+def check_function(
+    name: str,
+    fn: Callable | None,
+    reference: Callable,
+    cases: Iterable[tuple],
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
+    hint: str | None = None,
+    success: str | None = None,
+) -> bool:
+    """Check a function the learner wrote against the reference implementation on test cases.
+
+    ``cases``: argument tuples; case ``i`` calls ``fn(*cases[i])`` and ``reference(*cases[i])``.
+    A stub that still returns None (or ``fn=None``) counts as not attempted; an exception is
+    reported with the case that raised it.
+    """
+    if fn is None:
+        return not_attempted(name, hint)
+    cases = list(cases)
+    for i, args in enumerate(cases):
+        args = args if isinstance(args, tuple) else (args,)
+        try:
+            value = fn(*args)
+        except NotImplementedError:
+            return not_attempted(name, hint)
+        except Exception as err:  # report the learner's error instead of raising it in the check cell
+            return _wrong(name, f"calling it on test case {i} raised {type(err).__name__}: {err}", hint)
+        if value is None:
+            if i == 0:
+                return not_attempted(name, hint)
+            return _wrong(name, f"it returned None on test case {i} (forgot a `return`?)", hint)
+        expected = reference(*args)
+        problem = _compare(value, expected, rtol, atol, what="the result")
+        if problem is not None:
+            return _wrong(name, f"on test case {i} of {len(cases)}: {problem}", hint)
+    return _correct(name, success or f"all {len(cases)} test cases pass")
