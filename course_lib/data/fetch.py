@@ -1,0 +1,311 @@
+"""Download, verify and locate the course's raw data files.
+
+Every dataset file the course uses is listed in :data:`FILES` with its canonical URL and md5.
+:func:`ensure_file` returns the local path of a verified copy, downloading it on first use:
+
+* files live in :func:`course_lib.runtime.data_dir` (``COURSE_DATA_DIR`` or ``<repo>/data``), under
+  the same relative path as their key, e.g. ``omniglot/all_runs.zip``;
+* a download is streamed into a temporary file next to its target, checked for length and md5, and
+  only then renamed into place with :func:`os.replace` (atomic), so an interrupted or truncated
+  download never looks like a complete file;
+* network errors, server errors and truncated transfers are retried with exponential back-off;
+* with ``COURSE_DATA_DIR`` pointing at an existing (possibly read-only) mirror nothing is
+  downloaded; a missing file in a read-only folder is reported as such.
+
+Anything missing or wrong raises :class:`DataError`, whose message names the file, the expected
+md5 (and the actual one when there is a file), and the exact command or URL that fixes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from course_lib import runtime
+
+_OMNIGLOT = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
+_DKVMN = "https://raw.githubusercontent.com/jennyzhang0215/DKVMN/master/data/assist2009_updated"
+_CHUNK = 1 << 16
+_USER_AGENT = "meta-learning-hands-on (python urllib)"
+
+
+class DataError(RuntimeError):
+    """A data file is missing, incomplete, corrupt or cannot be fetched; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One downloadable file.
+
+    Attributes:
+        relpath: path below the data folder, also the key in :data:`FILES`.
+        url: canonical download URL.
+        md5: expected md5 hex digest of the file's bytes.
+        size_hint: size in bytes when known (progress bar only; the md5 is what is checked).
+        optional: True for large files that offline mirrors may leave out (the full Omniglot zips).
+    """
+
+    relpath: str
+    url: str
+    md5: str
+    size_hint: int | None = None
+    optional: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.relpath
+
+
+def _entries() -> dict[str, RemoteFile]:
+    files = [
+        RemoteFile("omniglot/images_background_small1.zip", f"{_OMNIGLOT}/images_background_small1.zip",
+                   "e704a628b5459e08445c13499850abc4", 1_319_022),
+        RemoteFile("omniglot/images_background_small2.zip", f"{_OMNIGLOT}/images_background_small2.zip",
+                   "b75a71a51d3b13f821f212756fe481fd", 1_580_917),
+        RemoteFile("omniglot/all_runs.zip", f"{_OMNIGLOT}/one-shot-classification/all_runs.zip",
+                   "e8996daecdf12afeeb4a53a179f06b19", 352_787),
+        RemoteFile("omniglot/images_background.zip", f"{_OMNIGLOT}/images_background.zip",
+                   "68d2efa1b9178cc56df9314c21c6e718", None, optional=True),
+        RemoteFile("omniglot/images_evaluation.zip", f"{_OMNIGLOT}/images_evaluation.zip",
+                   "6b91aef0f799c5bb55b94e3f2daec811", None, optional=True),
+        RemoteFile("assistments/assist2009_updated_train.csv", f"{_DKVMN}/assist2009_updated_train.csv",
+                   "d1bb1cf38daca5efd0ea551d04291a62", 1_103_738),
+        RemoteFile("assistments/assist2009_updated_test.csv", f"{_DKVMN}/assist2009_updated_test.csv",
+                   "9f2cb6456cb4809a738028235f4bf878", 499_387),
+        RemoteFile("assistments/assist2009_updated_skill_mapping.txt",
+                   f"{_DKVMN}/assist2009_updated_skill_mapping.txt",
+                   "09174e1d40d29fd5af2a8c762c84dc90", 2_928),
+    ]
+    return {f.key: f for f in files}
+
+
+#: Every file the course knows how to fetch, keyed by its path below the data folder.
+FILES: dict[str, RemoteFile] = _entries()
+
+
+def fix_command(key: str) -> str:
+    """The shell command that downloads (or re-downloads) ``key``."""
+    return f"python -m course_lib data --download {key}"
+
+
+def md5sum(path: str | os.PathLike) -> str:
+    """md5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remote_file(key: str) -> RemoteFile:
+    """Look up ``key`` in :data:`FILES`; unknown keys raise a KeyError listing the known ones."""
+    try:
+        return FILES[key]
+    except KeyError:
+        known = "\n  ".join(sorted(FILES))
+        raise KeyError(f"unknown data file {key!r}; known files:\n  {known}") from None
+
+
+def local_path(key: str) -> Path:
+    """Where ``key`` lives (or will live) in the data folder."""
+    return runtime.data_dir() / remote_file(key).relpath
+
+
+def is_writable(folder: Path) -> bool:
+    """True when files can be created in ``folder`` (or in its nearest existing parent)."""
+    probe = Path(folder)
+    while not probe.exists():
+        if probe.parent == probe:
+            return False
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
+def _missing_message(spec: RemoteFile, path: Path, reason: str) -> str:
+    return (
+        f"Data file {spec.key} is missing ({reason}).\n"
+        f"  expected at: {path}\n"
+        f"  expected md5: {spec.md5}\n"
+        f"  fix: run `{fix_command(spec.key)}`, or download {spec.url} to that path by hand, "
+        "or set COURSE_DATA_DIR to a folder that already holds it."
+    )
+
+
+def _corrupt_message(spec: RemoteFile, path: Path, actual: str) -> str:
+    size = path.stat().st_size if path.exists() else 0
+    hint = ""
+    if spec.size_hint and size < spec.size_hint:
+        hint = f" (it has {size:,} bytes, the complete file has {spec.size_hint:,}: truncated)"
+    return (
+        f"Data file {spec.key} at {path} is corrupt{hint}.\n"
+        f"  expected md5: {spec.md5}\n"
+        f"  actual md5:   {actual}\n"
+        f"  fix: run `{fix_command(spec.key)}` to replace it with a fresh copy of {spec.url}."
+    )
+
+
+def file_status(keys: list[str] | None = None) -> list[dict]:
+    """Check every known file (or ``keys``) in the data folder without downloading anything.
+
+    Returns one dict per file with keys ``key, path, url, md5, actual_md5, status, optional, fix``,
+    where ``status`` is ``"ok"`` (present and verified), ``"corrupt"`` (md5 differs) or ``"missing"``.
+    """
+    rows = []
+    for key in keys if keys is not None else list(FILES):
+        spec = remote_file(key)
+        path = local_path(key)
+        actual = md5sum(path) if path.is_file() else None
+        if actual is None:
+            status = "missing"
+        elif actual == spec.md5:
+            status = "ok"
+        else:
+            status = "corrupt"
+        rows.append(
+            {
+                "key": key,
+                "path": path,
+                "url": spec.url,
+                "md5": spec.md5,
+                "actual_md5": actual,
+                "status": status,
+                "optional": spec.optional,
+                "fix": "" if status == "ok" else fix_command(key),
+            }
+        )
+    return rows
+
+
+def ensure_file(key: str, *, download: bool = True, retries: int = 4, timeout: float = 60.0) -> Path:
+    """Return the path of a verified copy of ``key``, downloading it if it is missing.
+
+    Args:
+        key: a key of :data:`FILES`, e.g. ``"omniglot/all_runs.zip"``.
+        download: if False, a missing file raises :class:`DataError` instead of being fetched.
+        retries: download attempts after the first one (network errors, truncation, bad md5).
+        timeout: seconds before a stalled connection counts as a failed attempt.
+
+    A present file whose md5 differs is never silently overwritten: it raises :class:`DataError`
+    telling how to replace it (``python -m course_lib data --download <key>``).
+    """
+    spec = remote_file(key)
+    path = local_path(key)
+    if path.is_file():
+        actual = md5sum(path)
+        if actual == spec.md5:
+            return path
+        raise DataError(_corrupt_message(spec, path, actual))
+    if not download:
+        raise DataError(_missing_message(spec, path, "downloads are switched off"))
+    if not is_writable(path.parent):
+        raise DataError(
+            _missing_message(
+                spec, path,
+                f"the data folder {runtime.data_dir()} is read-only, e.g. an offline mirror, so it cannot "
+                "be downloaded there",
+            )
+            + "\n  (or point COURSE_DATA_DIR at a writable folder and run the command above)"
+        )
+    return download_file(key, retries=retries, timeout=timeout)
+
+
+class _TransferError(Exception):
+    """A download attempt failed in a way worth retrying."""
+
+
+def _open(url: str, timeout: float):
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
+def _fetch_once(spec: RemoteFile, target: Path, timeout: float, progress: bool) -> None:
+    """Stream one download into a temp file beside ``target``; verify; atomically rename."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.md5()
+        received = 0
+        with os.fdopen(fd, "wb") as out, _open(spec.url, timeout) as response:
+            length = response.headers.get("Content-Length") if response.headers is not None else None
+            expected_len = int(length) if length and length.isdigit() else None
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=expected_len or spec.size_hint, unit="B", unit_scale=True,
+                           desc=f"download {spec.key}", leave=False)
+            try:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+            out.flush()
+            os.fsync(out.fileno())
+        if expected_len is not None and received != expected_len:
+            raise _TransferError(f"truncated download: got {received:,} of {expected_len:,} bytes")
+        actual = digest.hexdigest()
+        if actual != spec.md5:
+            raise _TransferError(f"md5 mismatch after download: expected {spec.md5}, got {actual} "
+                                 f"({received:,} bytes)")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _sleep(seconds: float) -> None:  # separate so that tests can skip the waiting
+    time.sleep(seconds)
+
+
+def download_file(key: str, *, retries: int = 4, backoff: float = 1.0, timeout: float = 60.0,
+                  progress: bool = True) -> Path:
+    """Download ``key`` from its URL into the data folder (replacing any existing copy).
+
+    Attempts ``1 + retries`` times, waiting ``backoff * 2**attempt`` seconds between attempts;
+    retries on connection errors, timeouts, HTTP 5xx/429, truncated transfers and md5 mismatches.
+    HTTP 4xx errors (other than 429) fail at once. Raises :class:`DataError` when all attempts fail.
+    """
+    spec = remote_file(key)
+    target = local_path(key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(_missing_message(spec, target, f"cannot create {target.parent}: {err}")) from err
+    if not is_writable(target.parent):
+        raise DataError(_missing_message(spec, target, f"{target.parent} is read-only"))
+    failures: list[str] = []
+    for attempt in range(retries + 1):
+        try:
+            _fetch_once(spec, target, timeout, progress)
+            return target
+        except urllib.error.HTTPError as err:
+            failures.append(f"attempt {attempt + 1}: HTTP {err.code} {err.reason}")
+            if 400 <= err.code < 500 and err.code != 429:
+                break
+        except (_TransferError, urllib.error.URLError, http.client.HTTPException, socket.timeout,
+                ConnectionError, TimeoutError) as err:
+            failures.append(f"attempt {attempt + 1}: {err}")
+        if attempt < retries:
+            _sleep(backoff * 2**attempt)
+    details = "\n    ".join(failures)
+    raise DataError(
+        f"Could not download data file {spec.key} from {spec.url}.\n"
+        f"    {details}\n"
+        f"  expected md5: {spec.md5}\n"
+        f"  fix: check the internet connection and run `{fix_command(spec.key)}` again, or download "
+        f"the URL by hand to {target} (or set COURSE_DATA_DIR to a folder that already holds it)."
+    )
