@@ -49,7 +49,7 @@ def plot_history(history, keys: Sequence[str] | None = None, window: int | None 
         if key in history.eval_records:
             a.plot(history.eval_steps, history.eval_records[key], "o-", ms=4, label=f"eval {key}" if ax is not None else "evaluation")
         a.set_xlabel("step")
-        a.set_ylabel(key)
+        a.set_ylabel(key if ax is None else ", ".join(keys))
         if key == "loss" and key in history.records:
             finite = np.asarray(history.records[key], dtype=float)
             finite = finite[np.isfinite(finite)]
@@ -169,7 +169,8 @@ def plot_accuracy_ci(
     bars = ax.bar(x, np.array(means) * scale, yerr=np.array(halves) * scale, capsize=4, color="C0", alpha=0.8)
     for rect, m, h in zip(bars, means, halves):
         ax.annotate(f"{m * scale:.1f}±{h * scale:.1f}" if percent else f"{m:.3f}±{h:.3f}",
-                    (rect.get_x() + rect.get_width() / 2, (m + h) * scale), ha="center", va="bottom", fontsize=8)
+                    (rect.get_x() + rect.get_width() / 2, m * scale / 2), ha="center", va="center",
+                    fontsize=8, color="white", fontweight="bold")
     if reference:
         for i, name in enumerate(names):
             if name in reference:
