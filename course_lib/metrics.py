@@ -17,6 +17,8 @@ __all__ = ["accuracy", "mean_ci", "mse", "roc_auc"]
 
 
 def _as_numpy(values, name: str) -> np.ndarray:
+    if isinstance(values, (list, tuple)) and values and all(isinstance(v, Tensor) for v in values):
+        values = torch.stack([v.detach().reshape(()).to("cpu") for v in values])  # e.g. per-episode 0-d tensors
     if isinstance(values, Tensor):
         return values.detach().to("cpu", torch.float64).numpy().reshape(-1)
     arr = np.asarray(values, dtype=np.float64).reshape(-1)

@@ -38,6 +38,7 @@ def test_mean_ci_hand_computed():
     assert half == pytest.approx(1.959964 * np.std([0.9, 1.0, 0.8, 1.0], ddof=1) / 2, rel=1e-5)
     assert mean_ci([1.0, 2.0, 3.0], confidence=0.99)[1] > mean_ci([1.0, 2.0, 3.0])[1]
     assert mean_ci([5.0, 5.0, 5.0]) == (5.0, 0.0)
+    assert mean_ci([torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)]) == mean_ci([1.0, 2.0, 3.0])
 
 
 def test_mean_ci_edge_cases():

@@ -67,6 +67,22 @@ def test_gradients_flow_to_a_params_dict_and_through_an_inner_step():
     assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(meta_grads, first_order))
 
 
+def test_vmap_over_tasks_matches_a_loop():
+    model = Conv4(5, hidden=8)
+    params = params_of(model)
+    x = torch.rand(3, 5, 1, 28, 28)  # [tasks, N*K, 1, H, W]
+    y = torch.randint(0, 5, (3, 5))
+    batched = torch.func.vmap(lambda xi: functional_forward(model, params, xi))(x)
+    assert torch.allclose(batched, torch.stack([model(xi) for xi in x]), atol=1e-6)
+
+    def loss(p, xi, yi):
+        return nn.functional.cross_entropy(functional_forward(model, p, xi), yi)
+
+    per_task = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    one = torch.func.grad(loss)(params, x[1], y[1])
+    assert all(torch.allclose(per_task[k][1], one[k], atol=1e-5) for k in params)
+
+
 def test_partial_params_dict_replaces_only_those():
     model = MLP((1, 8, 2))
     zero_head = {"head.weight": torch.zeros(2, 8), "head.bias": torch.tensor([1.0, -1.0])}
