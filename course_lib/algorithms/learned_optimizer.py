@@ -368,7 +368,8 @@ def tune_learning_rate(make_rule: Callable[[float], Callable], grid: Sequence[fl
     """Pick the learning rate of a hand-written rule on *training* problems.
 
     The score of a learning rate is the mean loss along the trajectory (the same objective the
-    LSTM optimizer is meta-trained on); a run that diverges (non-finite loss) scores ``inf``.
+    LSTM optimizer is meta-trained on); a run that diverges (a non-finite loss, or a final loss
+    above the starting loss) scores ``inf``.
 
     Returns:
         ``(best_lr, {lr: score})``.
@@ -379,7 +380,8 @@ def tune_learning_rate(make_rule: Callable[[float], Callable], grid: Sequence[fl
     for lr in grid:
         traj = optimize(make_rule(lr), problems, theta0, steps)
         score = traj.losses.mean().item()
-        scores[lr] = score if math.isfinite(score) else math.inf
+        diverged = not math.isfinite(score) or traj.losses[-1].mean() > traj.losses[0].mean()
+        scores[lr] = math.inf if diverged else score
     best = min(scores, key=scores.get)
     return best, scores
 

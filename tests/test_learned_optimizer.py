@@ -1,0 +1,210 @@
+"""The coordinate-wise LSTM optimizer, the hand-written rules, the problems and truncated BPTT."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib.algorithms import learned_optimizer as lo
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tests run many tiny ops; one thread avoids thread hand-off overhead on busy CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# -- preprocessing and the LSTM ------------------------------------------------------------------
+def test_preprocessing_matches_the_paper_formula():
+    p = 10.0
+    grad = torch.tensor([1.0, -math.exp(-5.0), 1e-6, -1e-7, 0.0, math.exp(-p)])
+    out = lo.preprocess_gradients(grad, p)
+    assert out.shape == (6, 2)
+    expected = torch.tensor([
+        [0.0, 1.0],
+        [-0.5, -1.0],
+        [-1.0, math.exp(p) * 1e-6],
+        [-1.0, -math.exp(p) * 1e-7],
+        [-1.0, 0.0],
+        [-1.0, 1.0],  # exactly at the threshold: log branch, log(e^-p)/p = -1
+    ])
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert lo.preprocess_gradients(torch.zeros(3, 4)).shape == (3, 4, 2)
+    with pytest.raises(ValueError, match="positive"):
+        lo.preprocess_gradients(grad, p=0.0)
+
+
+def test_lstm_optimizer_shapes_and_size_independent_of_dimension():
+    net = lo.LSTMOptimizer(hidden_size=20, num_layers=2)
+    # 2 LSTM layers (4 gates) + linear head; input size 2 with preprocessing
+    expected = 4 * 20 * (2 + 20 + 2) + 4 * 20 * (20 + 20 + 2) + 21
+    assert sum(p.numel() for p in net.parameters()) == expected
+    for n in (1, 7, 1000):
+        state = net.initial_state(n)
+        assert all(h.shape == (n, 20) for h in state[0] + state[1])
+        update, new_state = net(torch.randn(n), state)
+        assert update.shape == (n,)
+        assert len(new_state[0]) == 2 and new_state[0][0].shape == (n, 20)
+    raw = lo.LSTMOptimizer(preprocess=False)
+    assert raw.cells[0].input_size == 1
+    assert raw(torch.randn(5), raw.initial_state(5))[0].shape == (5,)
+
+
+def test_coordinates_are_processed_independently():
+    net = lo.LSTMOptimizer()
+    grad = torch.randn(6)
+    full, _ = net(grad, net.initial_state(6))
+    part, _ = net(grad[2:4], net.initial_state(2))
+    assert torch.allclose(full[2:4], part, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [{"hidden_size": 0}, {"num_layers": 0}, {"output_scale": 0.0}])
+def test_bad_lstm_arguments_raise(kwargs):
+    with pytest.raises(ValueError):
+        lo.LSTMOptimizer(**kwargs)
+
+
+# -- hand-written rules -----------------------------------------------------------------------------
+@pytest.mark.parametrize("rule", [lo.SGDRule, lo.AdamRule])
+@pytest.mark.parametrize("lr", [0.0, -0.1])
+def test_rules_reject_non_positive_learning_rates(rule, lr):
+    with pytest.raises(ValueError, match="learning rate"):
+        rule(lr)
+
+
+def test_sgd_and_adam_rules_match_torch_optimizers():
+    g = torch.Generator().manual_seed(0)
+    problems = lo.QuadraticProblems.sample(3, 4, g, dtype=torch.float64)
+    theta0 = problems.initial_params(g)
+    for rule, make in [(lo.SGDRule(0.01), lambda p: torch.optim.SGD(p, lr=0.01)),
+                       (lo.AdamRule(0.05), lambda p: torch.optim.Adam(p, lr=0.05))]:
+        traj = lo.optimize(rule, problems, theta0, 15)
+        theta = theta0.clone().requires_grad_(True)
+        optimizer = make([theta])
+        reference = []
+        for _ in range(15):
+            loss = problems.loss(theta)
+            reference.append(loss.detach())
+            optimizer.zero_grad()
+            loss.sum().backward()
+            optimizer.step()
+        reference.append(problems.loss(theta).detach())
+        assert traj.losses.shape == (16, 3)
+        assert torch.allclose(traj.losses, torch.stack(reference), rtol=1e-9, atol=1e-10)
+        assert torch.allclose(traj.theta, theta.detach(), atol=1e-10)
+
+
+# -- problems ---------------------------------------------------------------------------------------
+def test_quadratic_problems():
+    g = torch.Generator().manual_seed(1)
+    problems = lo.QuadraticProblems.sample(5, 3, g, dtype=torch.float64)
+    assert problems.num_problems == 5 and problems.dim == 3
+    theta = problems.initial_params(g)
+    assert theta.shape == (5, 3) and theta.abs().max() < 0.1
+    manual = torch.stack([(problems.W[b] @ theta[b] - problems.y[b]).pow(2).sum() for b in range(5)])
+    assert torch.allclose(problems.loss(theta), manual)
+    assert torch.allclose(problems.minimum(), torch.zeros(5, dtype=torch.float64), atol=1e-8)
+    first = lo.QuadraticProblems(problems.W[:1], problems.y[:1])
+    hessian = torch.func.hessian(lambda t: first.loss(t.unsqueeze(0)).squeeze(0))(theta[0])
+    assert problems.hessian_max_eigenvalue()[0] == pytest.approx(torch.linalg.eigvalsh(hessian)[-1].item())
+    with pytest.raises(ValueError, match="num_problems"):
+        lo.QuadraticProblems.sample(0, 3)
+    with pytest.raises(ValueError, match="expected W"):
+        lo.QuadraticProblems(torch.zeros(2, 3, 3), torch.zeros(2, 4))
+
+
+def test_sinusoid_mlp_problems_match_an_nn_module():
+    g = torch.Generator().manual_seed(2)
+    problems = lo.SinusoidMLPProblems.sample(2, num_points=7, hidden=5, generator=g, dtype=torch.float64)
+    theta = problems.initial_params(g)
+    assert theta.shape == (2, problems.dim) and problems.dim == 16
+    net = nn.Sequential(nn.Linear(1, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(theta[1, :5].view(5, 1))
+        net[0].bias.copy_(theta[1, 5:10])
+        net[2].weight.copy_(theta[1, 10:15].view(1, 5))
+        net[2].bias.copy_(theta[1, 15:])
+    expected = (net(problems.x[1].unsqueeze(-1)).squeeze(-1) - problems.y[1]).pow(2).mean()
+    assert problems.loss(theta)[1].item() == pytest.approx(expected.item())
+    traj = lo.optimize(lo.AdamRule(0.03), problems, theta, 100)
+    assert (traj.losses[-1] < traj.losses[0]).all()
+
+
+# -- optimize / tuning --------------------------------------------------------------------------------
+def test_optimize_argument_checks_and_graph_handling():
+    g = torch.Generator().manual_seed(3)
+    problems = lo.QuadraticProblems.sample(2, 3, g)
+    theta0 = problems.initial_params(g)
+    with pytest.raises(ValueError, match="steps"):
+        lo.optimize(lo.SGDRule(0.01), problems, theta0, 0)
+    with pytest.raises(ValueError, match="keep_graph"):
+        lo.optimize(lo.SGDRule(0.01), problems, theta0, 2, second_order=True)
+    net = lo.LSTMOptimizer()
+    detached = lo.optimize(net, problems, theta0, 3)
+    assert not detached.losses.requires_grad and not detached.theta.requires_grad
+    kept = lo.optimize(net, problems, theta0, 3, keep_graph=True)
+    assert kept.losses.requires_grad
+    kept.losses.sum().backward()
+    assert net.head.weight.grad is not None and net.head.weight.grad.abs().sum() > 0
+    assert torch.allclose(kept.losses.detach(), detached.losses, atol=1e-6)
+
+
+def test_second_order_meta_gradient_differs_but_is_finite():
+    g = torch.Generator().manual_seed(4)
+    problems = lo.QuadraticProblems.sample(2, 3, g, dtype=torch.float64)
+    theta0 = problems.initial_params(g)
+    grads = []
+    for second_order in (False, True):
+        net = lo.LSTMOptimizer().double()
+        torch.manual_seed(0)
+        for p in net.parameters():
+            nn.init.normal_(p, std=0.3)
+        lo.optimize(net, problems, theta0, 4, keep_graph=True, second_order=second_order).losses.sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    assert torch.isfinite(grads[1]).all()
+    assert not torch.allclose(grads[0], grads[1])
+
+
+def test_tune_learning_rate_picks_a_stable_rate_and_flags_divergence():
+    g = torch.Generator().manual_seed(5)
+    problems = lo.QuadraticProblems.sample(8, 5, g, dtype=torch.float64)
+    theta0 = problems.initial_params(g)
+    lr_max = (2 / problems.hessian_max_eigenvalue()).min().item()
+    best, scores = lo.tune_learning_rate(lo.SGDRule, [lr_max / 10, lr_max / 2, 100 * lr_max], problems, theta0, 50)
+    assert scores[100 * lr_max] == math.inf
+    assert best == lr_max / 2
+    with pytest.raises(ValueError, match="empty"):
+        lo.tune_learning_rate(lo.SGDRule, [], problems, theta0, 5)
+
+
+# -- meta-training ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, match", [
+    ({"unroll": 0}, "unroll"), ({"unroll": 3, "horizon": 10}, "divide"),
+    ({"unroll": 5, "horizon": 4}, "horizon"), ({"meta_lr": 0.0}, "meta_lr"),
+])
+def test_bad_trainer_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lo.LSTMOptimizerTrainer(lo.LSTMOptimizer(), lambda g: None, **kwargs)
+
+
+def test_lstm_optimizer_learns_to_beat_untuned_sgd_on_held_out_quadratics():
+    torch.manual_seed(0)
+    net = lo.LSTMOptimizer()
+    trainer = lo.LSTMOptimizerTrainer(net, lambda g: lo.QuadraticProblems.sample(16, 5, g), horizon=20,
+                                      unroll=10, meta_lr=3e-3, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(123)
+    test = lo.QuadraticProblems.sample(64, 5, g)
+    theta0 = test.initial_params(g)
+    before = lo.optimize(net, test, theta0, 20).losses.mean().item()
+    records = [trainer.step(i) for i in range(100)]
+    assert set(records[0]) == {"loss", "final_loss"}
+    after = lo.optimize(net, test, theta0, 20).losses.mean().item()
+    sgd = lo.optimize(lo.SGDRule(1e-3), test, theta0, 20).losses.mean().item()
+    assert after < 0.7 * before
+    assert after < sgd
+    # the trainer carries theta over between windows and draws new problems after the horizon
+    assert trainer._t in (10, 20)
