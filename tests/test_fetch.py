@@ -145,7 +145,6 @@ def test_missing_without_download(datadir):
     assert "missing" in message and "https://example.org/file.bin" in message and fetch.fix_command(KEY) in message
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permissions")
 def test_read_only_mirror_says_so(datadir, monkeypatch):
     datadir.mkdir()
     os.chmod(datadir, 0o555)

@@ -126,7 +126,13 @@ def is_writable(folder: Path) -> bool:
         if probe.parent == probe:
             return False
         probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    if not probe.is_dir() or not probe.stat().st_mode & 0o222:
+        return False  # no write bit for anyone: meant to be read-only (even for root, who could write)
+    try:  # really try: permission bits say nothing about read-only mounts
+        with tempfile.TemporaryFile(dir=probe):
+            return True
+    except OSError:
+        return False
 
 
 def _missing_message(spec: RemoteFile, path: Path, reason: str) -> str:

@@ -1,0 +1,233 @@
+"""Command line: ``python -m course_lib doctor`` and ``python -m course_lib data [--download KEY|all]``.
+
+``doctor`` checks the set-up (Python, packages, PyTorch, device, budget, data, cache folder) and
+prints one line per check, ``OK`` or ``PROBLEM`` followed by the fix; it exits with status 1 when
+there is any problem. ``data`` lists every known data file as verified, corrupt or missing, with
+its URL and the command that fixes it; ``--download`` fetches files (``all`` for every one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.metadata
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+
+from course_lib import runtime
+from course_lib.data import fetch
+
+MIN_PYTHON = (3, 11)
+MIN_TORCH = (2, 1)
+#: (import name, distribution name, what it is for)
+REQUIRED_PACKAGES = [
+    ("torch", "torch", "tensors and autograd"),
+    ("numpy", "numpy", "arrays"),
+    ("matplotlib", "matplotlib", "plots"),
+    ("PIL", "pillow", "decoding Omniglot images"),
+    ("tqdm", "tqdm", "progress bars"),
+    ("ipywidgets", "ipywidgets", "interactive demos"),
+]
+OPTIONAL_PACKAGES = [
+    ("jupyterlab", "jupyterlab", "opening the notebooks", "lab"),
+    ("nbval", "nbval", "testing the notebooks", "test"),
+]
+INSTALL_HINT = "pip install -e '.[lab,test]' (or `make lab`, which also creates the virtual environment)"
+
+Check = tuple[bool, str, str]  # (ok, name, message)
+
+
+def _version(distribution: str, module) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return getattr(module, "__version__", "unknown version")
+
+
+def check_python() -> list[Check]:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info[:2] >= MIN_PYTHON:
+        return [(True, "python", f"{version} ({sys.executable})")]
+    need = ".".join(map(str, MIN_PYTHON))
+    return [(False, "python", f"{version} is too old; Python {need}+ is needed. Fix: install Python {need} "
+                              f"or newer and recreate the environment (`make lab PYTHON=python{need}`).")]
+
+
+def check_packages() -> list[Check]:
+    results: list[Check] = []
+    for module_name, dist, purpose in REQUIRED_PACKAGES:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as err:  # ImportError, or a broken install raising something else
+            results.append((False, module_name, f"cannot be imported ({type(err).__name__}: {err}); needed for "
+                                                f"{purpose}. Fix: {INSTALL_HINT}"))
+        else:
+            results.append((True, module_name, _version(dist, module)))
+    for module_name, dist, purpose, extra in OPTIONAL_PACKAGES:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:
+            results.append((True, module_name, f"not installed (optional, for {purpose}; "
+                                               f"pip install -e '.[{extra}]')"))
+        else:
+            results.append((True, module_name, _version(dist, module)))
+    return results
+
+
+def check_torch() -> list[Check]:
+    try:
+        import torch
+    except Exception:
+        return []  # already reported by check_packages
+    release = torch.__version__.split("+")[0]
+    parts = tuple(int(p) for p in release.split(".")[:2] if p.isdigit())
+    if parts < MIN_TORCH or not hasattr(torch, "func"):
+        need = ".".join(map(str, MIN_TORCH))
+        return [(False, "torch version", f"{torch.__version__}: PyTorch {need}+ with torch.func is needed. "
+                                         f"Fix: {INSTALL_HINT}")]
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only build"
+    return [(True, "torch version", f"{torch.__version__} ({build})")]
+
+
+def check_device() -> list[Check]:
+    requested = os.environ.get("COURSE_DEVICE", "").strip()
+    label = f"COURSE_DEVICE={requested}" if requested else "automatic choice"
+    try:
+        import torch
+
+        device = runtime.get_device()
+        value = torch.ones(4, device=device).sum().item()  # really run something there
+        if value != 4.0:
+            raise RuntimeError(f"a sum of four ones gave {value} on {device}")
+    except Exception as err:
+        message = f"{label}: {err}"
+        if "unset course_device" not in message.lower():
+            message += (" Fix: unset COURSE_DEVICE (or set it to 'cpu') to use the CPU, or install a "
+                        "PyTorch build for that accelerator.")
+        return [(False, "device", message)]
+    name = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    return [(True, "device", f"{device}{name}, {label}")]
+
+
+def check_budget() -> list[Check]:
+    try:
+        return [(True, "budget", f"{runtime.get_budget()} (COURSE_BUDGET)")]
+    except ValueError as err:
+        return [(False, "budget", str(err))]
+
+
+def check_data() -> list[Check]:
+    folder = runtime.data_dir()
+    results: list[Check] = []
+    writable = fetch.is_writable(folder)
+    if os.environ.get("COURSE_DATA_DIR") and not folder.is_dir():
+        results.append((False, "data folder", f"COURSE_DATA_DIR={os.environ['COURSE_DATA_DIR']} does not "
+                                              "exist. Fix: correct the path, create the folder, or unset "
+                                              "COURSE_DATA_DIR to use the default."))
+    else:
+        kind = "writable" if writable else "read-only (an offline mirror: nothing can be downloaded into it)"
+        results.append((True, "data folder", f"{folder} ({kind})"))
+    for row in fetch.file_status():
+        name = row["key"]
+        if row["status"] == "ok":
+            results.append((True, name, "present, md5 verified"))
+        elif row["status"] == "corrupt":
+            results.append((False, name, f"corrupt: md5 {row['actual_md5']}, expected {row['md5']}. "
+                                         f"Fix: {row['fix']}"))
+        elif row["optional"]:
+            results.append((True, name, "not present (large; needed only for the full Omniglot splits). "
+                                        f"Get it with: {row['fix']}"))
+        elif writable:
+            results.append((True, name, f"not downloaded yet; fetched on first use, or now with: {row['fix']}"))
+        else:
+            results.append((False, name, f"missing from the read-only data folder {folder}. Fix: add it to the "
+                                         f"mirror ({row['url']}), or point COURSE_DATA_DIR at a writable "
+                                         f"folder and run `{row['fix']}`."))
+    return results
+
+
+def check_cache() -> list[Check]:
+    try:
+        folder = runtime.cache_dir()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-", delete=True) as handle:
+            handle.write(b"ok")
+            handle.flush()
+    except Exception as err:
+        target = os.environ.get("COURSE_CACHE_DIR") or "the default cache folder"
+        return [(False, "cache folder", f"{target} is not writable ({err}). Fix: set COURSE_CACHE_DIR to a "
+                                        "writable folder, e.g. `export COURSE_CACHE_DIR=$HOME/.cache/course`.")]
+    return [(True, "cache folder", f"{folder} (writable)")]
+
+
+CHECKS: list[Callable[[], list[Check]]] = [
+    check_python, check_packages, check_torch, check_device, check_budget, check_data, check_cache,
+]
+
+
+def doctor() -> int:
+    """Run every check, print one line each, and return 1 if anything is a problem (else 0)."""
+    problems = 0
+    for check in CHECKS:
+        try:
+            results = check()
+        except Exception as err:  # a check itself failing is a problem worth reporting, not a crash
+            results = [(False, check.__name__.removeprefix("check_"), f"the check failed: {err!r}")]
+        for ok, name, message in results:
+            problems += not ok
+            print(f"{'OK' if ok else 'PROBLEM':<8} {name:<48} {message}")
+    print(f"{problems} problem(s) found." if problems else "Everything looks fine.")
+    return 1 if problems else 0
+
+
+def data(download: list[str] | None) -> int:
+    """List the data files; download the named ones (``all`` = every file). Returns an exit status."""
+    folder = runtime.data_dir()
+    writable = fetch.is_writable(folder)
+    print(f"data folder: {folder} ({'writable' if writable else 'read-only'}; set COURSE_DATA_DIR to change)")
+    status = 0
+    if download:
+        keys = list(fetch.FILES) if "all" in download else download
+        unknown = [k for k in keys if k not in fetch.FILES]
+        if unknown:
+            known = "\n  ".join(["all", *fetch.FILES])
+            print(f"unknown data file(s): {', '.join(unknown)}. Known:\n  {known}", file=sys.stderr)
+            return 2
+        for row in fetch.file_status(keys):
+            if row["status"] == "ok":
+                print(f"{row['key']}: already present, md5 verified")
+                continue
+            try:
+                path = fetch.download_file(row["key"])
+                print(f"{row['key']}: downloaded to {path}, md5 verified")
+            except fetch.DataError as err:
+                print(f"{row['key']}: FAILED\n{err}", file=sys.stderr)
+                status = 1
+    for row in fetch.file_status():
+        label = {"ok": "OK", "corrupt": "CORRUPT", "missing": "MISSING"}[row["status"]]
+        extra = " (optional, large)" if row["optional"] else ""
+        print(f"{label:<8} {row['key']}{extra}\n         from {row['url']}")
+        if row["status"] == "corrupt":
+            print(f"         md5 {row['actual_md5']} but expected {row['md5']}; fix: {row['fix']}")
+            status = 1
+        elif row["status"] == "missing":
+            print(f"         md5 {row['md5']}; fix: {row['fix']}")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("doctor", help="check Python, packages, device, budget, data and cache folder")
+    data_parser = commands.add_parser("data", help="list data files; --download KEY|all fetches them")
+    data_parser.add_argument("--download", nargs="+", metavar="KEY",
+                             help="file key(s) as listed, or 'all'; replaces missing or corrupt copies")
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        return doctor()
+    return data(args.download)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
