@@ -1,12 +1,7 @@
-"""Non-meta baselines for few-shot regression: training from scratch, and pre-training on all tasks.
+"""The no-prior baseline of few-shot learning: a fresh network fitted to one task's K examples.
 
-Both answer the question "what do we get *without* meta-learning?":
-
-* **from scratch** — a fresh network fitted to the K support points of one task only;
-* **pretrained on all tasks** ("multi-task" / "joint training", the baseline of Finn et al. 2017,
-  §5.1): one network trained by ordinary supervised learning on points pooled from many tasks.
-  It converges to the *average* function ``E_T[f_T(x)]`` and is then fine-tuned on the K points
-  of a new task with plain gradient descent (e.g. ``maml.evaluate_adaptation``).
+It answers "what do K examples give without any experience of other tasks?". Its companion, the
+network pre-trained on points pooled from all tasks, is in ``joint_pretraining.py``.
 """
 
 from __future__ import annotations
@@ -16,28 +11,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["pretrain_step", "fit_from_scratch"]
+__all__ = ["fit_from_scratch"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
-
-
-def pretrain_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch, *, loss_fn: LossFn) -> dict[str, float]:
-    """One supervised step on every point of a task batch, ignoring which task a point belongs to.
-
-    Args:
-        batch: object with ``support_x [T, K, d]``, ``support_y [T, K, o]``, ``query_x``, ``query_y``
-            (e.g. ``episodes.TaskBatch`` of sinusoid tasks); support and query points are pooled.
-    Returns: ``{"loss": mean loss over the T*(K+Q) pooled points}``.
-    """
-    x = torch.cat([batch.support_x.flatten(0, 1), batch.query_x.flatten(0, 1)])
-    y = torch.cat([batch.support_y.flatten(0, 1), batch.query_y.flatten(0, 1)])
-    optimizer.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x), y)
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"pre-training loss is {loss.item()}; lower the learning rate")
-    loss.backward()
-    optimizer.step()
-    return {"loss": float(loss.detach())}
 
 
 def fit_from_scratch(
