@@ -1,0 +1,121 @@
+"""Episodic training of the metric-based models of chapter 05 (and pair training for Siamese nets).
+
+Every episodic model (ProtoNet, MatchingNet, RelationNet) has the same interface:
+``scores = model(support_x, support_y, query_x, n_way)`` and ``loss = model.loss(scores, query_y)``.
+One training step = sample an episode, score its **query** set, step Adam. The learning rate is
+halved at 50 % and 75 % of the run (Snell et al. halve it every 2000 episodes).
+Checkpoints go to ``cache_dir()/ch05/<name>.pt``: re-running a notebook reloads finished runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+from course_lib.runtime import cache_dir
+from course_lib.training import History, train_loop
+
+__all__ = ["checkpoint_path", "train_episodic", "train_siamese"]
+
+
+def checkpoint_path(name: str, num_steps: int):
+    """``cache_dir()/ch05/<name>-<num_steps>.pt`` (the step count keeps budgets apart)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+        raise ValueError(f"checkpoint name must be letters, digits, '_', '-', '.', got {name!r}")
+    return cache_dir() / "ch05" / f"{name}-{num_steps}.pt"
+
+
+def _optimizer_and_schedule(model: nn.Module, lr: float, num_steps: int):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    milestones = sorted({max(1, num_steps // 2), max(1, (3 * num_steps) // 4)})
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.5)
+    return optimizer, schedule
+
+
+def train_episodic(
+    model: nn.Module,
+    sampler,
+    num_steps: int,
+    *,
+    lr: float = 1e-3,
+    device: torch.device | str = "cpu",
+    name: str | None = None,
+    support_loss: bool = False,
+    resume: bool = True,
+    desc: str | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on ``num_steps`` episodes from ``sampler`` (an ``EpisodeSampler``).
+
+    name : checkpoint name (None: no checkpoint); see :func:`checkpoint_path`.
+    support_loss : reproduce a published bug: compute the loss on the **support** set, the
+        examples that built the classifier, instead of the query set (only for the exercise).
+    Records per step: ``loss``, ``acc`` (on the set the loss used), and ``time`` (seconds).
+    """
+    import time
+
+    model.to(device)
+    optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
+    n_way = sampler.n_way
+
+    def step_fn(step: int) -> dict:
+        t0 = time.perf_counter()
+        ep = sampler.sample().to(device)
+        if support_loss:
+            scores = model(ep.support_x, ep.support_y, ep.support_x, n_way)
+            target = ep.support_y
+        else:
+            scores = model(ep.support_x, ep.support_y, ep.query_x, n_way)
+            target = ep.query_y
+        loss = model.loss(scores, target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        acc = (scores.argmax(dim=1) == target).float().mean().item()
+        return {"loss": loss.item(), "acc": acc, "time": time.perf_counter() - t0}
+
+    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "sampler": sampler}
+    path = checkpoint_path(name, num_steps) if name else None
+    return train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume,
+                      desc=desc or name or "meta-train", progress=progress)
+
+
+def train_siamese(
+    model: nn.Module,
+    pair_sampler,
+    num_steps: int,
+    *,
+    lr: float = 1e-3,
+    device: torch.device | str = "cpu",
+    name: str | None = None,
+    resume: bool = True,
+    desc: str | None = None,
+    progress: bool = True,
+) -> History:
+    """Train a :class:`~course_lib.algorithms.siamese.SiameseNet` on verification pairs.
+
+    pair_sampler : a :class:`~course_lib.algorithms.siamese.PairSampler`. Records ``loss``, pair
+    accuracy ``acc`` and ``time`` per step.
+    """
+    import time
+
+    model.to(device)
+    optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
+
+    def step_fn(step: int) -> dict:
+        t0 = time.perf_counter()
+        x1, x2, same = (t.to(device) for t in pair_sampler.sample())
+        loss, acc = model.pair_loss(x1, x2, same)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        return {"loss": loss.item(), "acc": acc, "time": time.perf_counter() - t0}
+
+    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "sampler": pair_sampler}
+    path = checkpoint_path(name, num_steps) if name else None
+    return train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume,
+                      desc=desc or name or "siamese", progress=progress)

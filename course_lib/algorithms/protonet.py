@@ -1,0 +1,262 @@
+"""Prototypical Networks (Snell, Swersky & Zemel, NeurIPS 2017).
+
+An embedding network ``f`` maps every image to a vector. The *prototype* of class ``k`` is the
+mean of its embedded support examples, and a query is classified by a softmax over negative
+distances to the prototypes::
+
+    c_k = 1/|S_k| * sum_{x in S_k} f(x)                                  [N, D]
+    p(y = k | x) = softmax_k( -d(f(x), c_k) )                             [Q, N]
+
+Meta-training minimises the cross-entropy of the **query** examples of each episode (never of
+the support examples, which built the prototypes: see chapter 05's exercise on that bug).
+
+Two facts the chapter derives and this module lets you check numerically:
+
+* **Bregman view.** For any Bregman divergence ``d_phi`` (squared Euclidean is one), the point
+  ``c`` minimising ``sum_i d_phi(z_i, c)`` is the mean of the ``z_i``: the prototype is the
+  optimal cluster representative, not an arbitrary choice.
+* **Linear classifier.** With the squared Euclidean distance,
+  ``-||z - c_k||^2 = 2 c_k.z - ||c_k||^2 - ||z||^2``; the last term is the same for every class,
+  so ProtoNet is a linear classifier on the embedding with ``W_k = 2 c_k`` and
+  ``b_k = -||c_k||^2`` (:func:`linear_head_from_prototypes`). Using that head as the
+  initialisation of a few gradient steps gives **ProtoMAML** (Triantafillou et al. 2020),
+  the bridge to chapter 02 (:func:`protomaml_adapt`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_lib.nets import Conv4
+
+__all__ = [
+    "METRICS",
+    "prototypes",
+    "squared_euclidean",
+    "cosine_similarity",
+    "proto_scores",
+    "linear_head_from_prototypes",
+    "linear_scores",
+    "ProtoNet",
+    "protomaml_adapt",
+]
+
+METRICS = ("sqeuclidean", "cosine")
+
+
+def _check_labels(support_emb: Tensor, support_y: Tensor, n_way: int) -> None:
+    if support_emb.dim() != 2:
+        raise ValueError(f"support embeddings must be [N*K, D], got shape {list(support_emb.shape)}")
+    if support_y.dim() != 1 or support_y.shape[0] != support_emb.shape[0]:
+        raise ValueError(
+            f"support_y must be [N*K] = [{support_emb.shape[0]}] (one label per support embedding), "
+            f"got shape {list(support_y.shape)}"
+        )
+    if torch.is_floating_point(support_y):
+        raise ValueError("support_y must hold integer class labels 0..n_way-1 (LongTensor), got floats")
+    if isinstance(n_way, bool) or not isinstance(n_way, int) or n_way < 1:
+        raise ValueError(f"n_way must be a positive integer, got {n_way!r}")
+    if support_y.numel() and (support_y.min() < 0 or support_y.max() >= n_way):
+        raise ValueError(
+            f"support labels must lie in 0..{n_way - 1} for n_way={n_way}, "
+            f"got labels from {int(support_y.min())} to {int(support_y.max())}"
+        )
+
+
+def prototypes(support_emb: Tensor, support_y: Tensor, n_way: int) -> Tensor:
+    """Class means of the support embeddings.
+
+    support_emb [N*K, D], support_y [N*K] (labels 0..n_way-1, any order, any K per class)
+    -> prototypes [n_way, D]. Raises ValueError if a class has no support example.
+    """
+    _check_labels(support_emb, support_y, n_way)
+    one_hot = F.one_hot(support_y, n_way).to(support_emb.dtype)  # [N*K, N]
+    counts = one_hot.sum(dim=0)  # [N]
+    if (counts == 0).any():
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"class(es) {missing} have no support example, so they have no prototype")
+    return one_hot.t() @ support_emb / counts[:, None]
+
+
+def squared_euclidean(x: Tensor, y: Tensor) -> Tensor:
+    """Pairwise squared Euclidean distances: x [Q, D], y [N, D] -> [Q, N].
+
+    Computed as a broadcast difference (exact, never negative), not via the expansion
+    ``|x|^2 - 2x.y + |y|^2`` whose rounding can give small negative values.
+    """
+    if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"expected x [Q, D] and y [N, D] with the same D, got {list(x.shape)} and {list(y.shape)}")
+    return (x[:, None, :] - y[None, :, :]).pow(2).sum(dim=-1)
+
+
+def cosine_similarity(x: Tensor, y: Tensor, eps: float = 1e-8) -> Tensor:
+    """Pairwise cosine similarities: x [Q, D], y [N, D] -> [Q, N], values in [-1, 1]."""
+    if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"expected x [Q, D] and y [N, D] with the same D, got {list(x.shape)} and {list(y.shape)}")
+    return F.normalize(x, dim=-1, eps=eps) @ F.normalize(y, dim=-1, eps=eps).t()
+
+
+def proto_scores(query_emb: Tensor, protos: Tensor, metric: str = "sqeuclidean", scale: float | Tensor = 1.0) -> Tensor:
+    """Class scores (logits) of the queries: query_emb [Q, D], protos [N, D] -> [Q, N].
+
+    ``"sqeuclidean"``: ``-scale * ||z - c_k||^2`` (Snell et al.; scale 1).
+    ``"cosine"``: ``scale * cos(z, c_k)``; cosines live in [-1, 1], so a softmax over them is
+    nearly uniform unless they are multiplied by a scale (an inverse temperature, e.g. 10).
+    """
+    if metric == "sqeuclidean":
+        return -scale * squared_euclidean(query_emb, protos)
+    if metric == "cosine":
+        return scale * cosine_similarity(query_emb, protos)
+    raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def linear_head_from_prototypes(protos: Tensor) -> tuple[Tensor, Tensor]:
+    """ProtoNet (squared Euclidean) as a linear layer: protos [N, D] -> (W [N, D], b [N]).
+
+    ``W_k = 2 c_k`` and ``b_k = -||c_k||^2``, so that ``z @ W.T + b`` equals
+    ``-||z - c_k||^2`` up to the class-independent term ``-||z||^2`` (same softmax, same argmax).
+    """
+    if protos.dim() != 2:
+        raise ValueError(f"prototypes must be [N, D], got shape {list(protos.shape)}")
+    return 2.0 * protos, -protos.pow(2).sum(dim=-1)
+
+
+def linear_scores(emb: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """Logits of a linear head: emb [Q, D], weight [N, D], bias [N] -> [Q, N]."""
+    return emb @ weight.t() + bias
+
+
+class ProtoNet(nn.Module):
+    """A prototypical network: an embedding network plus the prototype classifier.
+
+    Parameters
+    ----------
+    encoder : nn.Module or None
+        Maps images [B, 1, H, W] to embeddings [B, D] (through ``encoder.features`` if it has
+        one, else ``encoder(x)``). Default: ``Conv4(None)`` (64-d embedding, as in the paper).
+    metric : "sqeuclidean" | "cosine"
+    scale : float
+        Multiplies the scores (1 for squared Euclidean as in the paper; about 10 for cosine).
+    learn_scale : bool
+        Make ``scale`` a trainable parameter (stored as its logarithm).
+
+    ``forward(support_x [N*K,1,H,W], support_y [N*K], query_x [Q,1,H,W], n_way) -> logits [Q, N]``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module | None = None,
+        metric: str = "sqeuclidean",
+        scale: float | None = None,
+        learn_scale: bool = False,
+    ) -> None:
+        super().__init__()
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        self.encoder = encoder if encoder is not None else Conv4(None)
+        self.metric = metric
+        if scale is None:
+            scale = 1.0 if metric == "sqeuclidean" else 10.0
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        log_scale = torch.tensor(float(scale)).log()
+        if learn_scale:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Embeddings [B, D] of images x [B, 1, H, W]."""
+        features = getattr(self.encoder, "features", None)
+        return features(x) if callable(features) else self.encoder(x)
+
+    def forward(self, support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way: int) -> Tensor:
+        # One encoder pass over support and query together (one BatchNorm batch, as in the paper's code).
+        emb = self.embed(torch.cat([support_x, query_x], dim=0))
+        support_emb, query_emb = emb[: support_x.shape[0]], emb[support_x.shape[0]:]
+        protos = prototypes(support_emb, support_y, n_way)
+        return proto_scores(query_emb, protos, self.metric, self.log_scale.exp())
+
+    @staticmethod
+    def loss(scores: Tensor, query_y: Tensor) -> Tensor:
+        """Cross-entropy of the query predictions (scores [Q, N], query_y [Q])."""
+        return F.cross_entropy(scores, query_y)
+
+
+def protomaml_adapt(
+    model: ProtoNet,
+    support_x: Tensor,
+    support_y: Tensor,
+    n_way: int,
+    steps: int = 5,
+    inner_lr: float = 0.1,
+    adapt_encoder: bool = False,
+    create_graph: bool = False,
+):
+    """ProtoMAML's inner loop: start from the prototype head, take gradient steps on the support set.
+
+    The linear head is initialised with ``W = 2c, b = -||c||^2`` (so step 0 predicts exactly
+    like ProtoNet), then ``steps`` steps of plain gradient descent on the support cross-entropy
+    update the head (and the encoder too with ``adapt_encoder=True``, as in Triantafillou et
+    al. 2020). Parameters are updated functionally (``torch.func.functional_call``), so with
+    ``create_graph=True`` the result stays differentiable w.r.t. the model, as MAML needs.
+
+    Returns ``predict(query_x [Q,1,H,W]) -> logits [Q, N]`` using the adapted parameters, and the
+    list of support losses (one per step, before each update).
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    from torch.func import functional_call
+
+    encoder = model.encoder
+    enc_params = {name: p for name, p in encoder.named_parameters()}
+
+    def embed(params, x):
+        if callable(getattr(encoder, "features", None)):
+            return _features_call(encoder, params, x)
+        return functional_call(encoder, params, (x,))
+
+    support_emb = embed(enc_params, support_x)
+    if not create_graph and not adapt_encoder:
+        support_emb = support_emb.detach()
+    weight, bias = linear_head_from_prototypes(prototypes(support_emb, support_y, n_way))
+    if not create_graph:  # plain fine-tuning: the head starts as a fresh leaf
+        weight, bias = weight.detach().requires_grad_(True), bias.detach().requires_grad_(True)
+    fast_enc = dict(enc_params)
+    losses = []
+    for _ in range(steps):
+        emb = embed(fast_enc, support_x) if adapt_encoder else support_emb
+        loss = F.cross_entropy(linear_scores(emb, weight, bias), support_y)
+        losses.append(float(loss.detach()))
+        inputs = [weight, bias] + (list(fast_enc.values()) if adapt_encoder else [])
+        grads = torch.autograd.grad(loss, inputs, create_graph=create_graph, retain_graph=True, allow_unused=True)
+        weight = weight - inner_lr * grads[0]
+        bias = bias - inner_lr * grads[1]
+        if adapt_encoder:
+            fast_enc = {
+                name: p if g is None else p - inner_lr * g
+                for (name, p), g in zip(fast_enc.items(), grads[2:])
+            }
+
+    def predict(query_x: Tensor) -> Tensor:
+        return linear_scores(embed(fast_enc, query_x), weight, bias)
+
+    return predict, losses
+
+
+def _features_call(encoder: nn.Module, params: dict[str, Tensor], x: Tensor) -> Tensor:
+    """``encoder.features(x)`` evaluated with the parameters ``params`` (functional call)."""
+    from torch.func import functional_call
+
+    class _Features(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner.features(x)
+
+    wrapper = _Features(encoder)
+    return functional_call(wrapper, {f"inner.{k}": v for k, v in params.items()}, (x,))
