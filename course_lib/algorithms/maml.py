@@ -252,28 +252,41 @@ def maml_step(
 # --------------------------------------------------------------------------------------------
 # evaluation: adapt on support, measure on query after several numbers of steps
 # --------------------------------------------------------------------------------------------
-@torch.no_grad()
-def _metric(model, params, x, y, metric_fn):
-    return float(metric_fn(functional_call(model, params, (x,)), y))
+def _batched_adapt(model, params, support_x, support_y, loss_fn, inner_lr, inner_steps, params_batched):
+    """Plain fine-tuning (no graph) of every task of a batch at once: ``{name: [T, ...]}``."""
+    def support_loss(p, x, y):
+        return task_loss(model, p, x, y, loss_fn)
+
+    def one_task(p, x, y):
+        for _ in range(inner_steps):
+            g = grad(support_loss)(p, x, y)
+            p = {n: p[n] - inner_lr * g[n] for n in p}
+        return p
+
+    in_dims = (0 if params_batched else None, 0, 0)
+    with torch.no_grad():
+        return vmap(one_task, in_dims=in_dims, randomness="same")(params, support_x, support_y)
 
 
 def evaluate_adaptation(
     model: nn.Module,
     params: Params,
-    tasks: Iterable,
+    tasks,
     *,
     loss_fn: LossFn,
     inner_lr: float,
     steps: Sequence[int] = (0, 1, 5, 10),
     metric_fn: Callable[[Tensor, Tensor], float] | None = None,
+    chunk_size: int = 100,
 ) -> dict[int, list[float]]:
     """Fine-tune from ``params`` on each task's support set and score its query set.
 
     Args:
-        tasks: an iterable of tasks (objects with ``support_x [N, ...]``, ``support_y``,
-            ``query_x``, ``query_y``), e.g. the episodes of a ``TaskBatch``.
+        tasks: a task batch (``support_x [T, Ns, ...]``, ``support_y``, ``query_x [T, Nq, ...]``,
+            ``query_y``; adapted ``chunk_size`` tasks at a time with vmap) or an iterable of
+            single tasks (``support_x [Ns, ...]``, ...; adapted one by one).
         steps: numbers of inner steps after which to score (0 = before adaptation).
-        metric_fn: ``metric(prediction, target) -> float``; default ``loss_fn``.
+        metric_fn: ``metric(prediction [Nq, ...], target [Nq, ...]) -> float``; default ``loss_fn``.
 
     Returns: ``{steps: [score per task]}``, ready for ``metrics.mean_ci``.
     """
@@ -284,6 +297,23 @@ def evaluate_adaptation(
     metric_fn = metric_fn or loss_fn
     theta = {n: p.detach() for n, p in params.items()}
     scores: dict[int, list[float]] = {s: [] for s in steps}
+    if hasattr(tasks, "support_x"):  # a batch: vmap over chunks of tasks
+        check_task(tasks.support_x, tasks.support_y, tasks.query_x, tasks.query_y, batched=True)
+        for lo in range(0, tasks.support_x.shape[0], chunk_size):
+            sl = slice(lo, lo + chunk_size)
+            sx, sy, qx, qy = tasks.support_x[sl], tasks.support_y[sl], tasks.query_x[sl], tasks.query_y[sl]
+            phi, done = theta, 0
+            for s in steps:
+                if s > done:
+                    phi = _batched_adapt(model, phi, sx, sy, loss_fn, inner_lr, s - done, done > 0)
+                    done = s
+                with torch.no_grad():
+                    if done == 0:
+                        preds = vmap(lambda x: functional_call(model, theta, (x,)), randomness="same")(qx)
+                    else:
+                        preds = vmap(lambda p, x: functional_call(model, p, (x,)), randomness="same")(phi, qx)
+                scores[s].extend(float(metric_fn(preds[i], qy[i])) for i in range(qx.shape[0]))
+        return scores
     for task in tasks:
         phi, done = theta, 0
         for s in steps:
@@ -291,5 +321,6 @@ def evaluate_adaptation(
                 phi = adapt(model, phi, task.support_x, task.support_y, loss_fn=loss_fn,
                             inner_lr=inner_lr, inner_steps=s - done)
                 done = s
-            scores[s].append(_metric(model, phi, task.query_x, task.query_y, metric_fn))
+            with torch.no_grad():
+                scores[s].append(float(metric_fn(functional_call(model, phi, (task.query_x,)), task.query_y)))
     return scores
