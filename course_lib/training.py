@@ -27,6 +27,7 @@ of everything around it::
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -222,18 +223,20 @@ def save_checkpoint(
     history: History,
     step: int,
     rng: dict | None = None,
+    saved_states: dict[str, object] | None = None,
 ) -> Path:
     """Atomically write ``{state_dicts, history, step, rng states}`` to ``path``.
 
     ``step`` is the number of completed steps (training resumes at this step). ``rng`` defaults
-    to the current global random states.
+    to the current global random states; ``saved_states`` (name -> earlier state) replaces the
+    current state of those objects.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "version": CHECKPOINT_VERSION,
         "step": int(step),
-        "state": {name: _state_of(obj) for name, obj in state.items()},
+        "state": {name: _state_of(obj) for name, obj in state.items()} | dict(saved_states or {}),
         "history": history.to_dict(),
         "rng": rng if rng is not None else _rng_states(),
     }
@@ -351,6 +354,11 @@ def train_loop(
                 f"state[{name!r}] is a {type(obj).__name__}, which cannot be checkpointed; pass objects "
                 "with state_dict()/load_state_dict() (models, optimizers, samplers) or torch.Generator"
             )
+    if checkpoint_path is not None and not state:
+        raise ValueError(
+            "checkpoint_path was given without state, so a resumed run could not restore the model; "
+            "pass state={'model': model, 'optimizer': optimizer} (plus any sampler or generator)"
+        )
     checkpoint_every = checkpoint_every or max(1, num_steps // 10)
     log_every = max(1, int(log_every))
 
@@ -367,9 +375,17 @@ def train_loop(
             return history
         print(f"{desc}: resuming from {checkpoint_path} at step {start} of {num_steps}.")
 
-    def checkpoint(done: int, rng: dict | None = None) -> None:
+    def checkpoint(done: int, rng: dict | None = None, saved_states: dict | None = None) -> None:
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, state, history, done, rng)
+            save_checkpoint(checkpoint_path, state, history, done, rng, saved_states)
+
+    # Random streams (global RNGs, samplers, generators) are snapshotted at the start of every
+    # step, so that a step interrupted half-way is re-run from the same randomness on resume.
+    # Models and optimizers are not copied: step_fn normally changes them only at its very end.
+    streams = {k: v for k, v in state.items() if not isinstance(v, (torch.nn.Module, torch.optim.Optimizer))}
+
+    def snapshot() -> tuple[dict, dict]:
+        return _rng_states(), {k: copy.deepcopy(_state_of(v)) for k, v in streams.items()}
 
     def evaluate(step: int) -> dict:
         values = eval_fn()
@@ -384,10 +400,10 @@ def train_loop(
     last_eval: dict[str, float] = {}
     t0 = time.perf_counter()
     completed = start  # number of finished (recorded) steps
-    rng_at_step_start = None
+    at_step_start = (None, None)
     try:
         for step in range(start, num_steps):
-            rng_at_step_start = _rng_states() if checkpoint_path is not None else None
+            at_step_start = snapshot() if checkpoint_path is not None else (None, None)
             out = step_fn(step)
             if not isinstance(out, dict) or "loss" not in out:
                 raise TypeError(
@@ -401,7 +417,7 @@ def train_loop(
                 )
             history.log(step, values)
             completed = step + 1
-            rng_at_step_start = None  # the step is finished: an interrupt from here on keeps the current state
+            at_step_start = (None, None)  # the step is finished: an interrupt from here on keeps the current state
             for k, v in values.items():
                 window.setdefault(k, []).append(v)
             done = step + 1
@@ -426,7 +442,7 @@ def train_loop(
         # step_fn, resume re-runs that step from the random state it started with.
         history.wall_time += time.perf_counter() - t0
         history.interrupted = True
-        checkpoint(completed, rng_at_step_start)
+        checkpoint(completed, *at_step_start)
         saved = f"; checkpoint saved to {checkpoint_path}, run the cell again to resume" if checkpoint_path else ""
         bar.close()
         print(f"{desc}: interrupted at step {completed} of {num_steps}; history kept{saved}.")

@@ -46,12 +46,13 @@ def test_checkpoint_resume_equals_uninterrupted_run(tmp_path, capsys):
     reference = Regression()
     ref_history = train_loop(reference.step, 40, progress=False)
 
-    # First run: interrupted inside step 23, after drawing that step's data.
+    # First run: interrupted inside step 23, after drawing from both random streams.
     first = Regression()
 
     def interrupted_step(step):
         if step == 23:
             torch.randn(16, 1)
+            torch.randn(3, generator=first.generator)
             raise KeyboardInterrupt
         return first.step(step)
 
@@ -182,5 +183,7 @@ def test_bad_state_and_mismatched_checkpoint(tmp_path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="could not read checkpoint"):
         load_checkpoint(path, {})
+    with pytest.raises(ValueError, match="without state"):
+        train_loop(lambda s: {"loss": 1.0}, 2, checkpoint_path=tmp_path / "d.pt", progress=False)
     with pytest.raises(ValueError, match="num_steps"):
         train_loop(lambda s: {"loss": 1.0}, -1)
