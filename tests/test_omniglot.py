@@ -51,7 +51,7 @@ def make_character_zip(path: Path, alphabets: dict[str, int], drawings: int = 3,
     return path
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("COURSE_CACHE_DIR", str(folder))
@@ -256,6 +256,21 @@ def test_lake_runs_images_and_answers(tmp_path):
         run.error_rate(torch.tensor([0, 0]))
 
 
+def test_lake_runs_second_load_comes_from_the_cache(tmp_path, monkeypatch):
+    archive = make_runs_zip(tmp_path / "all_runs.zip")
+    first = load_lake_runs(archive)
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed again although a cache exists")
+
+    monkeypatch.setattr(omniglot, "_parse_run", no_parsing)
+    second = load_lake_runs(archive)
+    for a, b in zip(first, second, strict=True):
+        assert a.name == b.name and a.train_files == b.train_files and a.test_files == b.test_files
+        assert torch.equal(a.train_images, b.train_images) and torch.equal(a.test_images, b.test_images)
+        assert torch.equal(a.answers, b.answers) and b.answers.dtype == torch.long
+
+
 def test_lake_labels_are_parsed_robustly(tmp_path):
     variants = {
         # paths relative to the run folder, Windows line endings, blank lines, extra spaces
@@ -296,6 +311,9 @@ def test_lake_archive_without_labels(tmp_path):
 
 
 # --- the real files, when a mirror is configured -------------------------------------------------
+_USER_CACHE = os.environ.get("COURSE_CACHE_DIR")
+
+
 def _mirror_has(*keys: str) -> bool:
     folder = os.environ.get("COURSE_DATA_DIR")
     return bool(folder) and all((Path(folder) / key).is_file() for key in keys)
@@ -304,7 +322,12 @@ def _mirror_has(*keys: str) -> bool:
 @pytest.mark.skipif(not _mirror_has(omniglot.SUBSETS["background_small1"], omniglot.SUBSETS["background_small2"],
                                     omniglot.LAKE_RUNS_KEY),
                     reason="set COURSE_DATA_DIR to a folder holding the Omniglot zips to check the real data")
-def test_real_omniglot_counts():
+def test_real_omniglot_counts(monkeypatch):
+    # the real sets use the user's cache folder (decoding is slow the first time only)
+    if _USER_CACHE:
+        monkeypatch.setenv("COURSE_CACHE_DIR", _USER_CACHE)
+    else:
+        monkeypatch.delenv("COURSE_CACHE_DIR")
     small1 = load_omniglot("background_small1", progress=False)
     small2 = load_omniglot("background_small2", progress=False)
     assert (len(small1), len(small2)) == (136, 156)

@@ -445,17 +445,58 @@ def _parse_run(archive: zipfile.ZipFile, labels_member: str, members: dict[str, 
     )
 
 
-def load_lake_runs(path: str | os.PathLike | None = None, image_size: int = 28) -> list[OneShotRun]:
+def _runs_from_cache(file: Path) -> list[OneShotRun] | None:
+    try:
+        with np.load(file, allow_pickle=False) as saved:
+            train, test, answers = saved["train"], saved["test"], saved["answers"]
+            names = [str(n) for n in saved["names"]]
+            train_files, test_files = saved["train_files"], saved["test_files"]
+            return [OneShotRun(name, ink_to_float(train[r]), ink_to_float(test[r]),
+                               torch.from_numpy(answers[r].astype(np.int64)),
+                               [str(f) for f in train_files[r]], [str(f) for f in test_files[r]])
+                    for r, name in enumerate(names)]
+    except Exception:  # a damaged cache is rebuilt, never trusted
+        return None
+
+
+def _runs_to_cache(file: Path, runs: list[OneShotRun]) -> None:
+    shapes = {(tuple(r.train_images.shape), tuple(r.test_images.shape)) for r in runs}
+    if len(shapes) != 1:
+        return  # runs of different sizes: not worth a cache format
+    to_ink = lambda images: np.round(images.numpy() * 255).astype(np.uint8)  # noqa: E731  (lossless)
+    fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=".npz.part", dir=file.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, names=np.array([r.name for r in runs]),
+                     train=np.stack([to_ink(r.train_images) for r in runs]),
+                     test=np.stack([to_ink(r.test_images) for r in runs]),
+                     answers=np.stack([r.answers.numpy() for r in runs]),
+                     train_files=np.array([r.train_files for r in runs]),
+                     test_files=np.array([r.test_files for r in runs]))
+        os.replace(tmp, file)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_lake_runs(path: str | os.PathLike | None = None, image_size: int = 28,
+                   use_cache: bool = True) -> list[OneShotRun]:
     """Load Lake et al.'s 20 within-alphabet 20-way one-shot runs (``all_runs.zip``).
 
     Each ``runNN/class_labels.txt`` line pairs a ``test/itemNN.png`` with its correct
     ``training/classNN.png``. Images get the same preprocessing as :func:`load_omniglot`
-    (28x28 Lanczos, ink 1.0). Returns the runs sorted by name. Published error rates on these
-    runs: people 4.5 %, Bayesian Program Learning 3.3 %, a deep ConvNet 13.5 % (Lake et al. 2015).
+    (28x28 Lanczos, ink 1.0) and are cached like the character sets. Returns the runs sorted by
+    name. Published error rates on these runs: people 4.5 %, Bayesian Program Learning 3.3 %, a deep
+    ConvNet 13.5 % (Lake et al. 2015).
     """
     zip_path = ensure_file(LAKE_RUNS_KEY) if path is None else Path(path)
     if not zip_path.is_file():
         raise DataError(f"one-shot runs archive {zip_path} does not exist.")
+    cache = _cache_file(zip_path.stem, md5sum(zip_path), image_size) if use_cache else None
+    if cache is not None and cache.is_file():
+        runs = _runs_from_cache(cache)
+        if runs is not None:
+            return runs
     with _open_zip(zip_path) as archive:
         members = {info.filename.replace("\\", "/"): info.filename for info in archive.infolist()
                    if not info.is_dir()}
@@ -464,4 +505,6 @@ def load_lake_runs(path: str | os.PathLike | None = None, image_size: int = 28) 
         if not label_files:
             raise DataError(f"{zip_path} holds no runNN/class_labels.txt; it is not Lake's all_runs.zip.")
         runs = [_parse_run(archive, member, members, zip_path, image_size) for member in label_files]
+    if cache is not None:
+        _runs_to_cache(cache, runs)
     return runs
