@@ -249,15 +249,18 @@ class EpisodeSampler:
         # The random order of the chosen classes *is* the random label assignment: class
         # classes[i] gets label i.
         classes = torch.randperm(self.num_classes, generator=g)[:n]  # [N]
-        examples = torch.stack(
-            [torch.randperm(self.examples_per_class, generator=g)[: k + q] for _ in range(n)]
-        )  # [N, K+Q], distinct within a class -> support and query are disjoint
+        # One random permutation of the M examples per class (argsort of uniform noise); its first
+        # K+Q entries are distinct, so support and query never share an example.
+        examples = torch.rand(n, self.examples_per_class, generator=g).argsort(dim=1)[:, : k + q]  # [N, K+Q]
         base = classes % self.num_base_classes  # [N]
         device = self.images.device
         x = self.images[base.to(device)[:, None], examples.to(device)]  # [N, K+Q, H, W]
         if self.rotations:
-            turns = (classes // self.num_base_classes).tolist()
-            x = torch.stack([torch.rot90(x[i], r, dims=(-2, -1)) if r else x[i] for i, r in enumerate(turns)])
+            turns = (classes // self.num_base_classes).to(device)  # [N], quarter turns of each class
+            for r in (1, 2, 3):
+                rotated = turns == r
+                if rotated.any():
+                    x[rotated] = torch.rot90(x[rotated], r, dims=(-2, -1))
         x = x.unsqueeze(2)  # [N, K+Q, 1, H, W]
         labels = torch.arange(n, device=device)[:, None]  # [N, 1]
         h, w = x.shape[-2:]
