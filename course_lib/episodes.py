@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-__all__ = ["Episode", "TaskBatch", "EpisodeSampler"]
+__all__ = ["Episode", "EpisodeSampler", "TaskBatch"]
 
 
 @dataclass
@@ -205,7 +205,7 @@ class EpisodeSampler:
             )
         num_classes = num_base * (4 if rotations else 1)
         if n_way > num_classes:
-            extra = " (4 rotations x {} classes)".format(num_base) if rotations else ""
+            extra = f" (4 rotations x {num_base} classes)" if rotations else ""
             raise ValueError(
                 f"n_way={n_way} but only {num_classes} classes{extra}; choose n_way <= {num_classes}"
                 + ("" if rotations else " or use rotations=True to get 4x as many classes")

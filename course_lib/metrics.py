@@ -122,7 +122,7 @@ def roc_auc(scores, labels) -> float:
             "(e.g. pool the predictions of several students/tasks) before computing the AUC."
         )
     # Average ranks: unique sorted values, how many of each, first rank of each group.
-    uniq, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
     first_rank = np.cumsum(counts) - counts + 1  # 1-based rank of the first member of each group
     avg_rank = first_rank + (counts - 1) / 2.0
     ranks = avg_rank[inverse]

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-__all__ = ["Conv4", "MLP", "params_of", "functional_forward", "reset_head", "count_parameters"]
+__all__ = ["MLP", "Conv4", "count_parameters", "functional_forward", "params_of", "reset_head"]
 
 
 class ConvBlock(nn.Module):

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from course_lib.metrics import mean_ci
 
-__all__ = ["plot_history", "show_images", "show_episode", "plot_accuracy_ci"]
+__all__ = ["plot_accuracy_ci", "plot_history", "show_episode", "show_images"]
 
 
 def plot_history(history, keys: Sequence[str] | None = None, window: int | None = None, ax=None):

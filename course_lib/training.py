@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["History", "NonFiniteLossError", "train_loop", "save_checkpoint", "load_checkpoint"]
+__all__ = ["History", "NonFiniteLossError", "load_checkpoint", "save_checkpoint", "train_loop"]
 
 CHECKPOINT_VERSION = 1
 
@@ -144,7 +144,11 @@ class History:
         return history
 
     def plot(self, keys=None, window: int | None = None, ax=None):
-        """Smoothed learning curves (raw values faint); see :func:`course_lib.plots.plot_history`."""
+        """Smoothed learning curves (raw values faint); see :func:`course_lib.plots.plot_history`.
+
+        Returns the Figure; in a notebook end the line with ``;`` (``history.plot();``) so that
+        Jupyter does not show it twice.
+        """
         from course_lib.plots import plot_history
 
         return plot_history(self, keys=keys, window=window, ax=ax)
@@ -331,8 +335,8 @@ def train_loop(
     checkpoint_path : file to write checkpoints to (None: no checkpoints)
     resume : if True and ``checkpoint_path`` exists, load it and continue from its step;
         if False, start from scratch and overwrite it
-    checkpoint_every : steps between checkpoints (default: about 10 per run); a checkpoint is
-        also written at the end and on interruption
+    checkpoint_every : steps between checkpoints (default: a tenth of the run, at most 1000);
+        a checkpoint is also written at the end and on interruption
     log_every : steps between progress-bar updates (the bar shows running means over them)
     eval_fn : () -> dict of floats, e.g. ``{"acc": ...}`` on validation episodes; called every
         ``eval_every`` steps and after the last step, recorded in ``history.eval_records``
@@ -359,7 +363,7 @@ def train_loop(
             "checkpoint_path was given without state, so a resumed run could not restore the model; "
             "pass state={'model': model, 'optimizer': optimizer} (plus any sampler or generator)"
         )
-    checkpoint_every = checkpoint_every or max(1, num_steps // 10)
+    checkpoint_every = checkpoint_every or max(1, min(1000, num_steps // 10))
     log_every = max(1, int(log_every))
 
     history = History()

@@ -4,13 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+import torch
 
-from course_lib.episodes import EpisodeSampler  # noqa: E402
-from course_lib.plots import plot_accuracy_ci, plot_history, show_episode, show_images  # noqa: E402
-from course_lib.training import History  # noqa: E402
+from course_lib.episodes import EpisodeSampler
+from course_lib.plots import plot_accuracy_ci, plot_history, show_episode, show_images
+from course_lib.training import History
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def test_plot_history_panels_and_curves():
     fig = history.plot()
     titles = [a.get_title() for a in fig.axes]
     assert titles == ["loss", "acc", "auc"]  # eval-only keys get their own panel
-    loss_ax, acc_ax, auc_ax = fig.axes
+    loss_ax, acc_ax, _ = fig.axes
     assert len(loss_ax.lines) == 2 and loss_ax.get_yscale() == "linear"  # raw + smoothed
     assert len(acc_ax.lines) == 3  # raw + smoothed + evaluation
     assert list(acc_ax.lines[2].get_xdata()) == [9, 19, 29, 39, 49]

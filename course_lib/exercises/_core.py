@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["check_close", "check_shape", "check_true", "check_function", "not_attempted"]
+__all__ = ["check_close", "check_function", "check_shape", "check_true", "not_attempted"]
 
 
 def _say(symbol: str, name: str, text: str, hint: str | None = None) -> None:
