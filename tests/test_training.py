@@ -187,3 +187,26 @@ def test_bad_state_and_mismatched_checkpoint(tmp_path):
         train_loop(lambda s: {"loss": 1.0}, 2, checkpoint_path=tmp_path / "d.pt", progress=False)
     with pytest.raises(ValueError, match="num_steps"):
         train_loop(lambda s: {"loss": 1.0}, -1)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_checkpoint_written_on_cuda_resumes_on_cpu(tmp_path):
+    model = torch.nn.Linear(3, 1).cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+
+    def step(step):
+        x = torch.randn(8, 3, device="cuda")
+        loss = (model(x) - x.sum(dim=1, keepdim=True)).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    path = tmp_path / "gpu.pt"
+    train_loop(step, 5, state={"model": model, "optimizer": optimizer}, checkpoint_path=path, progress=False)
+    cpu_model = torch.nn.Linear(3, 1)
+    cpu_optimizer = torch.optim.Adam(cpu_model.parameters(), lr=0.01)
+    done, history = load_checkpoint(path, {"model": cpu_model, "optimizer": cpu_optimizer})
+    assert done == 5 and len(history) == 5
+    assert torch.equal(cpu_model.weight, model.weight.cpu())
