@@ -256,10 +256,10 @@ class EpisodeSampler:
         device = self.images.device
         x = self.images[base.to(device)[:, None], examples.to(device)]  # [N, K+Q, H, W]
         if self.rotations:
-            turns = (classes // self.num_base_classes).to(device)  # [N], quarter turns of each class
+            turns = classes // self.num_base_classes  # [N], quarter turns of each class (on the CPU)
             for r in (1, 2, 3):
-                rotated = turns == r
-                if rotated.any():
+                if (turns == r).any():
+                    rotated = (turns == r).to(device)
                     x[rotated] = torch.rot90(x[rotated], r, dims=(-2, -1))
         x = x.unsqueeze(2)  # [N, K+Q, 1, H, W]
         labels = torch.arange(n, device=device)[:, None]  # [N, 1]
