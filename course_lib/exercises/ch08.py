@@ -1,0 +1,130 @@
+"""Checks for chapter 08 (lifelong meta-learning): continual-learning metrics and the prototype head."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from course_lib.algorithms import lifelong
+from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
+
+__all__ = [
+    "check_backward_transfer",
+    "check_forgetting",
+    "check_prototype_logits",
+    "check_first_task_drop",
+]
+
+# Hand-made accuracy matrices (row i: after task i; column j: tested on task j). They are chosen
+# so that the usual mistakes give different numbers.
+_MATRICES = [
+    np.array([[0.90, 0.10, 0.20], [0.60, 0.80, 0.30], [0.50, 0.70, 0.95]]),
+    np.array([[0.50, 0.20, 0.95, 0.30], [0.70, 0.80, 0.20, 0.25], [0.65, 0.60, 0.90, 0.30], [0.40, 0.85, 0.70, 0.75]]),
+    np.array([[0.2, 0.1], [0.6, 0.9]]),  # positive backward transfer
+]
+
+
+def _call(fn, matrix):
+    try:
+        return fn(matrix.copy())
+    except NotImplementedError:
+        return None
+
+
+def _diagnose_bwt(fn) -> str | None:
+    """A specific message for the usual BWT mistakes (None if no known mistake matches)."""
+    R = _MATRICES[1]
+    try:
+        value = _call(fn, R)
+        value = None if value is None else float(value)
+    except Exception:  # the generic check reports exceptions
+        return None
+    if value is None or math.isclose(value, lifelong.backward_transfer(R), abs_tol=1e-9):
+        return None
+    T = R.shape[0]
+    diffs = R[-1] - np.diag(R)
+    if math.isclose(value, diffs.mean(), abs_tol=1e-6):
+        return "you averaged over all T tasks; the last task has no 'later' accuracy, so average over the first T-1 only"
+    if math.isclose(value, np.mean(R[-1, : T - 1] - R[0, : T - 1]), abs_tol=1e-6):
+        return "you compared with the first row R[0, j]; compare with R[j, j], the accuracy just after learning task j"
+    if math.isclose(value, np.mean(R[-1, : T - 1]), abs_tol=1e-6):
+        return "that is the mean final accuracy on the old tasks; BWT subtracts R[j, j] from each R[T-1, j]"
+    return None
+
+
+def check_backward_transfer(fn) -> bool:
+    """Exercise 8.1: ``fn(R) -> BWT = 1/(T-1) sum_{j<T-1} (R[T-1, j] - R[j, j])`` (Lopez-Paz & Ranzato 2017)."""
+    name = "Exercise 8.1 (backward transfer)"
+    hint = "take the last row R[-1, :T-1], subtract the diagonal np.diag(R)[:T-1], and average"
+    specific = _diagnose_bwt(fn) if fn is not None else None
+    if specific:
+        return check_true(name, False, hint, failure=specific)
+    return check_function(
+        name, fn, lifelong.backward_transfer, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
+        success="negative BWT means the old tasks got worse: forgetting",
+    )
+
+
+def check_forgetting(fn) -> bool:
+    """Exercise 8.2: Chaudhry et al.'s forgetting: mean over j<T-1 of max_{j<=l<T-1} R[l, j] - R[T-1, j]."""
+    name = "Exercise 8.2 (forgetting measure)"
+    hint = "for every old task j: best accuracy over rows j..T-2 of column j, minus the final R[T-1, j]; then average"
+    if fn is not None:
+        R = _MATRICES[1]
+        try:
+            value = _call(fn, R)
+        except Exception:
+            value = None
+        if value is not None and not math.isclose(float(value), lifelong.forgetting(R), abs_tol=1e-9):
+            value = float(value)
+            if math.isclose(value, -lifelong.backward_transfer(R), abs_tol=1e-6):
+                return check_true(
+                    name, False, hint,
+                    failure="that is -BWT (you used the diagonal R[j, j]); the forgetting measure uses the BEST "
+                    "earlier accuracy of task j, which can be higher than R[j, j] after positive transfer",
+                )
+            T = R.shape[0]
+            with_future = np.mean([R[: T - 1, j].max() - R[-1, j] for j in range(T - 1)])
+            if math.isclose(value, with_future, abs_tol=1e-6):
+                return check_true(
+                    name, False, hint,
+                    failure="your max also looks at rows before task j was learned (l < j); start at row j",
+                )
+    return check_function(
+        name, fn, lifelong.forgetting, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
+        success="forgetting >= -BWT always, with equality when no task ever improved after its own training",
+    )
+
+
+def check_prototype_logits(fn) -> bool:
+    """Exercise 8.3: ``fn(support_z [S, D], support_y [S], query_z [Q, D]) -> logits [Q, N]``."""
+    g = torch.Generator().manual_seed(8)
+    cases = []
+    for n, k, q, d in [(3, 2, 4, 5), (5, 1, 3, 8), (4, 3, 6, 2)]:
+        support_y = torch.arange(n).repeat_interleave(k)[torch.randperm(n * k, generator=g)]
+        cases.append((torch.randn(n * k, d, generator=g), support_y, torch.randn(q, d, generator=g)))
+    return check_function(
+        "Exercise 8.3 (prototype head)", fn, lifelong.prototype_logits, cases, rtol=1e-4, atol=1e-5,
+        hint="prototype c_k = mean of the support embeddings with label k (labels may come in any order); "
+        "logit = MINUS the SQUARED distance: -((query_z[:, None] - c[None]) ** 2).sum(-1)",
+        success="a prototype head is learned in one pass over the memory: nothing to forget",
+    )
+
+
+def check_first_task_drop(answer, matrix) -> bool:
+    """Exercise 8.4: percentage points lost on the first task between R[0, 0] and R[T-1, 0]."""
+    name = "Exercise 8.4 (reading the matrix)"
+    hint = "in percentage points: 100 * (R[0, 0] - R[-1, 0]) (row = after training on, column = tested on)"
+    if answer is None:
+        return not_attempted(name, hint)
+    R = lifelong.check_accuracy_matrix(matrix, min_tasks=2)
+    expected = 100 * (R[0, 0] - R[-1, 0])
+    value = float(answer)
+    if abs(expected) > 1.0 and math.isclose(value, expected / 100, rel_tol=1e-2):
+        return check_true(name, False, hint, failure="that is a fraction; give percentage points (x 100)")
+    transposed = 100 * (R[0, 0] - R[0, -1])
+    if not math.isclose(expected, transposed, abs_tol=0.5) and math.isclose(value, transposed, abs_tol=0.5):
+        return check_true(name, False, hint, failure="you read a row instead of a column: R[0, -1] is task T-1 before it was learned")
+    return check_close(name, value, expected, rtol=0.0, atol=0.5, hint=hint)
