@@ -1,0 +1,230 @@
+"""Personalisation by meta-learning: every student is a task.
+
+The student model is the logistic model of :mod:`course_lib.edu.student_model`: shared skill
+parameters (``skill_bias``, ``skill_embed``) and a personal ability vector ``a`` ([1 + r]).
+
+**MAML** (Finn et al. 2017) meta-learns the *initial* ability ``a_0`` and the skill parameters so
+that a few gradient steps on a new student's first k answers (support) predict their later answers
+(query) well::
+
+    a_s^(0) = a_0,    a_s^(i+1) = a_s^(i) - alpha * grad_a  L_support_s(a_s^(i))     (inner, per student)
+    min over (a_0, b, v)   sum_s  L_query_s(a_s^(n))                                  (outer)
+
+Only the personal parameters are adapted in the inner loop — the split of MAML into shared and
+task-specific parameters that recommender systems use for new users (MeLU, Lee et al. 2019). The
+inner loop is batched by hand: the support loss is a sum over students of per-student means, so
+the gradient with respect to the ability matrix [B, 1+r] holds every student's own gradient at
+once. (The generic versions that adapt all parameters of any network are
+``course_lib.algorithms.maml`` and ``course_lib.algorithms.reptile``.)
+
+**Reptile** (Nichol, Achiam & Schulman 2018) adapts *all* parameters of the student model to each
+student with plain SGD on that student's answers and moves the initialisation towards the average
+adapted parameters: ``theta <- theta + epsilon * mean_s (theta_s' - theta)``. It needs no
+support/query split during meta-training and no second derivatives.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from course_lib.edu.splits import ColdStartTasks
+from course_lib.edu.student_model import masked_bce, student_logits
+from course_lib.training import train_loop
+
+
+class PersonalizedStudentModel(nn.Module):
+    """Shared skill parameters + a meta-learned initial ability, adapted per student by SGD.
+
+    num_skills: S (read from the data); rank: r; inner_lr / inner_steps: the adaptation rule
+    used at meta-training and at test time. ``learn_inner_lr=True`` also meta-learns one step
+    size per ability dimension (Meta-SGD, Li et al. 2017).
+    """
+
+    def __init__(self, num_skills: int, rank: int = 4, inner_lr: float = 1.0, inner_steps: int = 5,
+                 learn_inner_lr: bool = False):
+        super().__init__()
+        if num_skills < 1:
+            raise ValueError(f"num_skills must be >= 1 (read it from the data), got {num_skills}")
+        if inner_lr <= 0 or inner_steps < 0:
+            raise ValueError(f"need inner_lr > 0 and inner_steps >= 0, got {inner_lr}, {inner_steps}")
+        self.skill_bias = nn.Parameter(torch.zeros(num_skills + 1))
+        self.skill_embed = nn.Parameter(0.1 * torch.randn(num_skills + 1, rank))
+        self.ability_init = nn.Parameter(torch.zeros(rank + 1))
+        self.log_inner_lr = nn.Parameter(torch.full((rank + 1,), float(inner_lr)).log(),
+                                         requires_grad=learn_inner_lr)
+        self.inner_steps = int(inner_steps)
+        self.num_skills = int(num_skills)
+
+    @classmethod
+    def from_global(cls, global_model, **kwargs) -> "PersonalizedStudentModel":
+        """Start meta-training from a fitted :class:`~course_lib.edu.baselines.GlobalIRT`."""
+        model = cls(global_model.shared["skill_bias"].shape[0] - 1, global_model.rank, **kwargs)
+        with torch.no_grad():
+            model.skill_bias.copy_(global_model.shared["skill_bias"])
+            model.skill_embed.copy_(global_model.shared["skill_embed"])
+        return model
+
+    def shared(self) -> dict[str, torch.Tensor]:
+        return {"skill_bias": self.skill_bias, "skill_embed": self.skill_embed}
+
+    def adapt(self, support_skills: torch.Tensor, support_correct: torch.Tensor,
+              support_mask: torch.Tensor | None = None, create_graph: bool = False,
+              steps: int | None = None) -> torch.Tensor:
+        """Inner loop: abilities [B, 1+r] after ``steps`` SGD steps on each student's support [B, k].
+
+        ``create_graph=True`` (MAML) keeps the graph through every step, so the outer gradient
+        contains the second-order terms; otherwise (first-order MAML, evaluation) the adapted value
+        is returned with the gradient of the identity with respect to the initialisation.
+        """
+        steps = self.inner_steps if steps is None else steps
+        b = support_skills.shape[0]
+        with torch.enable_grad():
+            start = self.ability_init.unsqueeze(0).expand(b, -1)
+            if support_skills.shape[1] == 0 or steps == 0:
+                return start
+            lr = self.log_inner_lr.exp()
+            if create_graph:
+                ability = start
+                for _ in range(steps):
+                    loss = masked_bce(student_logits(self.shared(), ability, support_skills), support_correct,
+                                      support_mask)
+                    (grad,) = torch.autograd.grad(loss, ability, create_graph=True)
+                    ability = ability - lr * grad
+                return ability
+            current = start.detach()
+            for _ in range(steps):
+                current = current.detach().requires_grad_(True)
+                loss = masked_bce(student_logits(self.shared(), current, support_skills), support_correct,
+                                  support_mask)
+                (grad,) = torch.autograd.grad(loss, current)
+                current = current - lr.detach() * grad
+            return start + (current - start).detach()
+
+    def forward(self, tasks: ColdStartTasks, create_graph: bool = False) -> torch.Tensor:
+        """Query logits [B, Q] after adapting to each student's support set."""
+        ability = self.adapt(tasks.support_skills, tasks.support_correct, create_graph=create_graph)
+        return student_logits(self.shared(), ability, tasks.query_skills)
+
+    @torch.no_grad()
+    def predict(self, tasks: ColdStartTasks) -> torch.Tensor:
+        """Query logits [B, Q] (no autograd graph)."""
+        ability = self.adapt(tasks.support_skills, tasks.support_correct).detach()
+        return student_logits(self.shared(), ability, tasks.query_skills)
+
+
+class ColdStartSampler:
+    """Random meta-batches of cold-start tasks: random students, one random k per batch.
+
+    ``pool`` is a :func:`~course_lib.edu.splits.cold_start_view` built with ``k = max(k_choices)``;
+    a batch keeps the first k support answers of each sampled student.
+    """
+
+    def __init__(self, pool: ColdStartTasks, k_choices, batch_size: int, seed: int = 0):
+        self.k_choices = [int(k) for k in k_choices]
+        if not self.k_choices or min(self.k_choices) < 0 or max(self.k_choices) > pool.k:
+            raise ValueError(f"k_choices must lie in 0..{pool.k} (the pool's support size), got {k_choices}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.pool, self.batch_size = pool, min(int(batch_size), len(pool))
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def sample(self) -> ColdStartTasks:
+        idx = torch.randperm(len(self.pool), generator=self.generator)[:self.batch_size]
+        k = self.k_choices[int(torch.randint(len(self.k_choices), (1,), generator=self.generator))]
+        tasks = self.pool.subset(idx)
+        return ColdStartTasks(tasks.support_skills[:, :k], tasks.support_correct[:, :k], tasks.query_skills,
+                              tasks.query_correct, tasks.query_mask, tasks.student, k, tasks.query_start)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def maml_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, num_steps: int, lr: float = 1e-2,
+               first_order: bool = False, device=None, checkpoint_path=None, progress: bool = True):
+    """Meta-train with (second-order by default) MAML; returns the training :class:`History`."""
+    device = torch.device(device or "cpu")
+    model.to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+    def step_fn(step):
+        tasks = sampler.sample().to(device)
+        logits = model(tasks, create_graph=not first_order)
+        loss = masked_bce(logits, tasks.query_correct, tasks.query_mask) / len(tasks)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item(), "k": tasks.k}
+
+    return train_loop(step_fn, num_steps, state={"model": model, "optimizer": opt, "sampler": sampler},
+                      checkpoint_path=checkpoint_path, desc="MAML students", progress=progress,
+                      log_every=max(1, num_steps // 50))
+
+
+# ----------------------------------------------------------------------------------------------- Reptile
+@torch.enable_grad()
+def reptile_adapt(model: PersonalizedStudentModel, skills: torch.Tensor, correct: torch.Tensor,
+                  mask: torch.Tensor | None = None, steps: int | None = None, lr: float | None = None):
+    """SGD on *all* parameters, one copy per student.
+
+    skills/correct/mask: [B, T]. Returns (shared dict whose tensors have a leading B dim,
+    abilities [B, 1+r]).
+    """
+    steps = model.inner_steps if steps is None else steps
+    lr = float(model.log_inner_lr.exp().mean()) if lr is None else lr
+    b = skills.shape[0]
+    params = {
+        "skill_bias": model.skill_bias.detach().unsqueeze(0).expand(b, -1).clone(),
+        "skill_embed": model.skill_embed.detach().unsqueeze(0).expand(b, -1, -1).clone(),
+        "ability": model.ability_init.detach().unsqueeze(0).expand(b, -1).clone(),
+    }
+    if skills.shape[1] > 0:
+        for _ in range(steps):
+            for p in params.values():
+                p.requires_grad_(True)
+            shared = {"skill_bias": params["skill_bias"], "skill_embed": params["skill_embed"]}
+            loss = masked_bce(student_logits(shared, params["ability"], skills), correct, mask)
+            grads = torch.autograd.grad(loss, list(params.values()))
+            params = {k: (p - lr * g).detach() for (k, p), g in zip(params.items(), grads)}
+    return {k: params[k] for k in ("skill_bias", "skill_embed")}, params["ability"]
+
+
+@torch.no_grad()
+def reptile_predict(model: PersonalizedStudentModel, tasks: ColdStartTasks, steps: int | None = None,
+                    lr: float | None = None) -> torch.Tensor:
+    """Adapt all parameters to each student's support answers, then predict the query: [B, Q]."""
+    shared, ability = reptile_adapt(model, tasks.support_skills, tasks.support_correct, steps=steps, lr=lr)
+    return student_logits(shared, ability, tasks.query_skills)
+
+
+def reptile_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, num_steps: int,
+                  outer_lr: float = 0.5, inner_lr: float | None = None, device=None, checkpoint_path=None,
+                  progress: bool = True):
+    """Meta-train with Reptile: each student's task data is its support *and* query answers."""
+    if not 0 < outer_lr <= 1:
+        raise ValueError(f"outer_lr (epsilon) must be in (0, 1], got {outer_lr}")
+    device = torch.device(device or "cpu")
+    model.to(device)
+
+    def step_fn(step):
+        tasks = sampler.sample().to(device)
+        skills = torch.cat([tasks.support_skills, tasks.query_skills], 1)
+        correct = torch.cat([tasks.support_correct, tasks.query_correct], 1)
+        mask = torch.cat([torch.ones_like(tasks.support_skills, dtype=torch.bool), tasks.query_mask], 1)
+        with torch.no_grad():   # loss before adaptation, for the record
+            before = masked_bce(student_logits(model.shared(), model.ability_init.expand(len(tasks), -1), skills),
+                                correct, mask) / len(tasks)
+        shared, ability = reptile_adapt(model, skills, correct, mask, lr=inner_lr)
+        with torch.no_grad():
+            for name, adapted in (("skill_bias", shared["skill_bias"]), ("skill_embed", shared["skill_embed"]),
+                                  ("ability_init", ability)):
+                param = getattr(model, name)
+                param.add_(outer_lr * (adapted.mean(0) - param))
+        return {"loss": before.item(), "k": tasks.k}
+
+    return train_loop(step_fn, num_steps, state={"model": model, "sampler": sampler},
+                      checkpoint_path=checkpoint_path, desc="Reptile students", progress=progress,
+                      log_every=max(1, num_steps // 50))
