@@ -283,3 +283,40 @@ def evaluate_adaptation(
             with torch.no_grad():
                 scores[s].append(float(loss_fn(functional_call(model, phi, (task.query_x,)), task.query_y)))
     return scores
+
+
+def evaluate_torch_optimizer(
+    model: nn.Module,
+    params: Mapping[str, Tensor],
+    tasks,
+    make_optimizer: Callable[[list[Tensor]], torch.optim.Optimizer],
+    *,
+    steps=(0, 1, 5, 10),
+    loss_fn: LossFn = F.mse_loss,
+) -> dict[int, list[float]]:
+    """The baseline of :func:`evaluate_adaptation`: fine-tune with a hand-written optimizer.
+
+    Each task starts from a fresh copy of ``params`` and a fresh optimizer
+    ``make_optimizer(list_of_tensors)`` (e.g. ``lambda p: torch.optim.Adam(p, lr=0.01)``), takes
+    full-batch steps on the support set and is scored on the query set.
+
+    Returns:
+        ``{steps: [query loss per task]}``.
+    """
+    steps = sorted({int(s) for s in steps})
+    if not steps or steps[0] < 0:
+        raise ValueError(f"steps must be non-negative integers, got {steps}")
+    scores: dict[int, list[float]] = {s: [] for s in steps}
+    for task in tasks:
+        phi = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
+        optimizer = make_optimizer(list(phi.values()))
+        done = 0
+        for s in steps:
+            for _ in range(s - done):
+                optimizer.zero_grad()
+                loss_fn(functional_call(model, phi, (task.support_x,)), task.support_y).backward()
+                optimizer.step()
+            done = s
+            with torch.no_grad():
+                scores[s].append(float(loss_fn(functional_call(model, phi, (task.query_x,)), task.query_y)))
+    return scores
