@@ -109,7 +109,6 @@ def test_meta_gradient_reaches_step_sizes_and_matches_finite_differences(inner_s
     model = tiny_model(torch.float64)
     learner = ms.MetaSGD(model, (0.05, 0.2), inner_steps=inner_steps,
                          generator=torch.Generator().manual_seed(0))
-    learner.alphas.to(torch.float64)
     b = random_batch()
     loss = learner.meta_loss(b)
     loss.backward()

@@ -50,6 +50,20 @@ def check_meta_sgd_step(fn) -> bool:
             return [out[k] for k in sorted(params)]
         return wrapped
 
+    params, grads, alphas = _dict_cases()[0]
+    try:
+        out = fn(params, grads, alphas)
+    except Exception:  # reported by the generic check below
+        out = None
+    if isinstance(out, dict) and set(out) == set(params):
+        def matches(rule):
+            return all(torch.allclose(torch.as_tensor(out[k]).double(), rule(k).double(), atol=1e-6) for k in params)
+        if matches(lambda k: params[k] + alphas[k] * grads[k]):
+            return check_true(name, False, hint, failure="you added the step: descent subtracts α ∘ g from θ")
+        if matches(lambda k: params[k] - grads[k]):
+            return check_true(name, False, hint, failure="the step sizes are missing (θ − g)")
+        if matches(lambda k: alphas[k] - params[k] * grads[k]) or matches(lambda k: grads[k] - alphas[k] * params[k]):
+            return check_true(name, False, hint, failure="the arguments are mixed up: the order is (params, grads, step_sizes)")
     return check_function(name, as_list(fn), as_list(meta_sgd_update), _dict_cases(), hint=hint,
                           success="θ' = θ − α ∘ ∇L, one learned step size per parameter entry")
 
@@ -119,9 +133,10 @@ def check_max_stable_lr(answer, problems: QuadraticProblems) -> bool:
                               "values of W (λ(WᵀW) = σ(W)²)")
     ok = check_close(name, answer, expected, rtol=1e-3, atol=0, hint=hint)
     if ok:
-        spread = (expected.max() / expected.min()).item()
-        print(f"  Across these {len(expected)} problems the stable step varies by a factor {spread:.0f}: "
-              f"one hand-picked learning rate must stay below the smallest, {expected.min().item():.2g}.")
-        if not math.isfinite(spread):
-            print("  (some problem has a singular W)")
+        eig = torch.linalg.eigvalsh(problems.W.transpose(1, 2) @ problems.W).double()
+        condition = (eig[:, -1] / eig[:, 0].clamp_min(1e-300)).median().item()
+        print(f"  One learning rate for all {len(expected)} problems must stay below the smallest, "
+              f"{expected.min().item():.2g}. With it, the flattest direction of a problem shrinks by a factor "
+              f"(1 - lr·λ_min) per step; the median condition number λ_max/λ_min here is {condition:.3g}"
+              + (" (a singular W)" if not math.isfinite(condition) else "") + ".")
     return ok

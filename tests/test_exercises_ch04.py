@@ -1,0 +1,62 @@
+"""Chapter 04 exercise checks: None = not attempted, the reference passes, typical mistakes get specific hints."""
+
+import math
+
+import torch
+from torch import nn
+
+from course_lib.algorithms.learned_optimizer import QuadraticProblems, preprocess_gradients
+from course_lib.exercises import ch04
+
+
+def test_meta_sgd_step_check(capsys):
+    assert ch04.check_meta_sgd_step(None) is False
+    assert "not attempted" in capsys.readouterr().out
+    assert ch04.check_meta_sgd_step(lambda p, g, a: None) is False
+    assert ch04.check_meta_sgd_step(lambda p, g, a: {k: p[k] - a[k] * g[k] for k in p})
+    assert not ch04.check_meta_sgd_step(lambda p, g, a: {k: p[k] + a[k] * g[k] for k in p})
+    assert "added the step" in capsys.readouterr().out
+    assert not ch04.check_meta_sgd_step(lambda p, g, a: {k: p[k] - g[k] for k in p})
+    assert "step sizes are missing" in capsys.readouterr().out
+    assert not ch04.check_meta_sgd_step(lambda p, g, a: {k: p[k] - 0.01 * g[k] for k in p})
+
+
+def test_meta_parameter_count_check(capsys):
+    model = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 1))
+    n = sum(p.numel() for p in model.parameters())
+    assert ch04.check_meta_parameter_count(2 * n, model)
+    assert not ch04.check_meta_parameter_count(n, model)
+    assert "MAML's count" in capsys.readouterr().out
+    assert not ch04.check_meta_parameter_count(n + 1, model)
+    assert "scalar" in capsys.readouterr().out
+    assert ch04.check_meta_parameter_count(None, model) is False
+
+
+def test_preprocess_check(capsys):
+    assert ch04.check_preprocess(preprocess_gradients)
+    assert not ch04.check_preprocess(lambda g, p: torch.stack([g.abs().log() / p, g.sign()], -1))
+    assert "inf/NaN" in capsys.readouterr().out
+    assert not ch04.check_preprocess(lambda g, p: torch.stack([g.abs().clamp_min(1e-30).log() / p, g.sign()], -1))
+    assert ch04.check_preprocess(None) is False
+
+
+def test_max_stable_lr_check(capsys):
+    problems = QuadraticProblems.sample(5, 6, torch.Generator().manual_seed(0))
+    lam = torch.linalg.eigvalsh(problems.W.transpose(1, 2) @ problems.W)[:, -1]
+    assert ch04.check_max_stable_lr(1 / lam, problems)
+    assert "condition number" in capsys.readouterr().out
+    assert not ch04.check_max_stable_lr(2 / lam, problems)
+    assert "factor 2" in capsys.readouterr().out
+    assert not ch04.check_max_stable_lr(0.5 / lam, problems)
+    assert "twice" in capsys.readouterr().out
+    assert not ch04.check_max_stable_lr(1 / lam.sqrt(), problems)
+    assert not ch04.check_max_stable_lr(None, problems)
+    # the answer really is the stability threshold: just below it SGD converges, just above it diverges
+    from course_lib.algorithms.learned_optimizer import SGDRule, optimize
+    theta0 = problems.initial_params(torch.Generator().manual_seed(1))
+    for b in range(5):
+        single = QuadraticProblems(problems.W[b:b + 1], problems.y[b:b + 1])
+        below = optimize(SGDRule(0.95 / lam[b].item()), single, theta0[b:b + 1], 300).losses[-1].item()
+        above = optimize(SGDRule(1.05 / lam[b].item()), single, theta0[b:b + 1], 300).losses[-1].item()
+        assert below < single.loss(theta0[b:b + 1]).item()
+        assert not math.isfinite(above) or above > 1e3 * below
