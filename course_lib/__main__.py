@@ -61,7 +61,8 @@ def check_packages() -> list[Check]:
         try:
             module = importlib.import_module(module_name)
         except Exception as err:  # ImportError, or a broken install raising something else
-            results.append((False, module_name, f"cannot be imported ({type(err).__name__}: {err}); needed for "
+            results.append((False, module_name, f"cannot be imported ({type(err).__name__}: {err}); "
+                                                f"needed for "
                                                 f"{purpose}. Fix: {INSTALL_HINT}"))
         else:
             results.append((True, module_name, _version(dist, module)))
@@ -140,9 +141,11 @@ def check_data() -> list[Check]:
             results.append((True, name, "not present (large; needed only for the full Omniglot splits). "
                                         f"Get it with: {row['fix']}"))
         elif writable:
-            results.append((True, name, f"not downloaded yet; fetched on first use, or now with: {row['fix']}"))
+            results.append((True, name, "not downloaded yet; fetched on first use, or now with: "
+                                        f"{row['fix']}"))
         else:
-            results.append((False, name, f"missing from the read-only data folder {folder}. Fix: add it to the "
+            results.append((False, name, f"missing from the read-only data folder {folder}. Fix: add it to "
+                                         "the "
                                          f"mirror ({row['url']}), or point COURSE_DATA_DIR at a writable "
                                          f"folder and run `{row['fix']}`."))
     return results
@@ -157,7 +160,8 @@ def check_cache() -> list[Check]:
     except Exception as err:
         target = os.environ.get("COURSE_CACHE_DIR") or "the default cache folder"
         return [(False, "cache folder", f"{target} is not writable ({err}). Fix: set COURSE_CACHE_DIR to a "
-                                        "writable folder, e.g. `export COURSE_CACHE_DIR=$HOME/.cache/course`.")]
+                                        "writable folder, e.g. "
+                                        "`export COURSE_CACHE_DIR=$HOME/.cache/course`.")]
     return [(True, "cache folder", f"{folder} (writable)")]
 
 

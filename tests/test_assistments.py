@@ -134,7 +134,8 @@ def _mirror_has_assistments() -> bool:
 
 
 @pytest.mark.skipif(not _mirror_has_assistments(),
-                    reason="set COURSE_DATA_DIR to a folder holding the ASSISTments files to check the real data")
+                    reason="set COURSE_DATA_DIR to a folder holding the ASSISTments files "
+                           "to check the real data")
 def test_real_assistments_2009_counts():
     train, test = load_assistments("train"), load_assistments("test")
     assert (len(train), train.num_responses) == (2921, 224_218)

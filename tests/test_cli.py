@@ -79,7 +79,8 @@ def test_doctor_bad_budget_and_bad_device_name(env, capsys, monkeypatch):
 
 
 def test_doctor_missing_required_package_optional_package(env, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "REQUIRED_PACKAGES", [*cli.REQUIRED_PACKAGES, ("no_such_pkg_xyz", "x", "testing")])
+    missing = ("no_such_pkg_xyz", "x", "testing")
+    monkeypatch.setattr(cli, "REQUIRED_PACKAGES", [*cli.REQUIRED_PACKAGES, missing])
     monkeypatch.setattr(cli, "OPTIONAL_PACKAGES", [("also_missing_xyz", "y", "extras", "lab")])
     assert cli.main(["doctor"]) == 1
     lines = lines_of(capsys)
@@ -93,7 +94,8 @@ def test_doctor_corrupt_file_and_read_only_mirror(env, capsys, monkeypatch):
     assert cli.main(["doctor"]) == 1
     lines = lines_of(capsys)
     assert lines[KEYS[0]].startswith("PROBLEM") and "corrupt" in lines[KEYS[0]]
-    assert hashlib.md5(GOOD[:-1]).hexdigest() in lines[KEYS[0]] and fetch.fix_command(KEYS[0]) in lines[KEYS[0]]
+    assert hashlib.md5(GOOD[:-1]).hexdigest() in lines[KEYS[0]]
+    assert fetch.fix_command(KEYS[0]) in lines[KEYS[0]]
     assert lines[KEYS[1]].startswith("PROBLEM") and "read-only" in lines[KEYS[1]]
     assert lines[KEYS[2]].startswith("OK")  # optional files may be absent from a mirror
     assert "read-only" in lines["data"]

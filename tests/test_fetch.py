@@ -142,7 +142,8 @@ def test_missing_without_download(datadir):
     with pytest.raises(DataError) as info:
         fetch.ensure_file(KEY, download=False)
     message = str(info.value)
-    assert "missing" in message and "https://example.org/file.bin" in message and fetch.fix_command(KEY) in message
+    assert "missing" in message and "https://example.org/file.bin" in message
+    assert fetch.fix_command(KEY) in message
 
 
 def test_read_only_mirror_says_so(datadir, monkeypatch):

@@ -38,15 +38,15 @@ def box_for(index: int) -> tuple[int, int, int, int]:
     return (4 + 3 * index, 4 + 2 * index, 30 + 3 * index, 40 + 2 * index)
 
 
-def make_character_zip(path: Path, alphabets: dict[str, int], drawings: int = 3, top: str = "images_x",
+def make_character_zip(path: Path, alphabets: dict[str, int], drawings: int = 3, top: str | None = "images_x",
                        offset: int = 0) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         index = offset
         for alphabet, count in alphabets.items():
             for c in range(1, count + 1):
                 for d in range(1, drawings + 1):
-                    archive.writestr(f"{top}/{alphabet}/character{c:02d}/{index:04d}_{d:02d}.png",
-                                     drawing(box_for(index)))
+                    member = f"{alphabet}/character{c:02d}/{index:04d}_{d:02d}.png"
+                    archive.writestr(f"{top}/{member}" if top else member, drawing(box_for(index)))
                 index += 1
     return path
 
@@ -74,6 +74,16 @@ def test_loader_shapes_ink_orientation_and_metadata(tmp_path, cache):
     # Lanczos, not nearest neighbour: the edges of a rectangle get intermediate grey values
     values = charset.images.unique()
     assert ((values > 0.05) & (values < 0.95)).any()
+
+
+def test_archives_with_or_without_a_top_folder_load_alike(tmp_path):
+    nested = load_omniglot("a", path=make_character_zip(tmp_path / "a.zip", {"Alpha": 2}), progress=False)
+    flat = load_omniglot("b", path=make_character_zip(tmp_path / "b.zip", {"Alpha": 2}, top=None),
+                         progress=False)
+    deep = load_omniglot("c", path=make_character_zip(tmp_path / "c.zip", {"Alpha": 2}, top="x/y"),
+                         progress=False)
+    assert nested.characters == flat.characters == deep.characters
+    assert torch.equal(nested.images, flat.images) and torch.equal(nested.images, deep.images)
 
 
 def test_lanczos_is_used_on_one_bit_pngs():
@@ -274,7 +284,8 @@ def test_lake_runs_second_load_comes_from_the_cache(tmp_path, monkeypatch):
 def test_lake_labels_are_parsed_robustly(tmp_path):
     variants = {
         # paths relative to the run folder, Windows line endings, blank lines, extra spaces
-        "run01": "\r\n".join(["test/item01.png   training/class03.png", "", "test/item02.png\ttraining/class01.png",
+        "run01": "\r\n".join(["test/item01.png   training/class03.png", "",
+                              "test/item02.png\ttraining/class01.png",
                               "test/item03.png training/class02.png", ""]),
         # backslashes, bare names and a reversed pair
         "run02": "RUN\\test\\item01.png RUN\\training\\class03.png\nitem02.png class01.png\n"
@@ -319,8 +330,8 @@ def _mirror_has(*keys: str) -> bool:
     return bool(folder) and all((Path(folder) / key).is_file() for key in keys)
 
 
-@pytest.mark.skipif(not _mirror_has(omniglot.SUBSETS["background_small1"], omniglot.SUBSETS["background_small2"],
-                                    omniglot.LAKE_RUNS_KEY),
+@pytest.mark.skipif(not _mirror_has(omniglot.SUBSETS["background_small1"],
+                                    omniglot.SUBSETS["background_small2"], omniglot.LAKE_RUNS_KEY),
                     reason="set COURSE_DATA_DIR to a folder holding the Omniglot zips to check the real data")
 def test_real_omniglot_counts(monkeypatch):
     # the real sets use the user's cache folder (decoding is slow the first time only)

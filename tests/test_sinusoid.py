@@ -55,7 +55,8 @@ def test_fixed_inputs_are_shared_by_all_tasks():
 
 def test_sample_batch_is_a_task_batch_with_independent_support_and_query():
     family = SinusoidTaskFamily()
-    batch = family.sample_batch(n_tasks=4, k_support=5, k_query=10, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    batch = family.sample_batch(n_tasks=4, k_support=5, k_query=10, generator=generator)
     assert isinstance(batch, TaskBatch) and len(batch) == 4
     assert batch.support_x.shape == batch.support_y.shape == (4, 5, 1)
     assert batch.query_x.shape == batch.query_y.shape == (4, 10, 1)

@@ -189,7 +189,7 @@ def parse_three_line(text: str, source: str = "<text>") -> list[StudentSequence]
     skill_chunks = torch.from_numpy(np.array(all_skills, dtype=np.int64)).split(lengths)
     answer_chunks = torch.from_numpy(np.array(all_answers, dtype=np.int64)).split(lengths)
     return [StudentSequence(i, s.clone(), a.clone())
-            for i, (s, a) in enumerate(zip(skill_chunks, answer_chunks))]
+            for i, (s, a) in enumerate(zip(skill_chunks, answer_chunks, strict=True))]
 
 
 def parse_skill_mapping(text: str, source: str = "<text>") -> dict[int, str]:
@@ -201,7 +201,8 @@ def parse_skill_mapping(text: str, source: str = "<text>") -> dict[int, str]:
         skill, sep, name = line.rstrip("\r\n").partition("\t")
         skill = skill.strip()
         if not sep or not name.strip():
-            raise DataFormatError(f"{source}, line {number}: expected '<skill id><TAB><name>', got {line[:60]!r}")
+            raise DataFormatError(f"{source}, line {number}: expected '<skill id><TAB><name>', "
+                                  f"got {line[:60]!r}")
         if not (skill.isascii() and skill.isdigit()) or int(skill) < 1:
             raise DataFormatError(f"{source}, line {number}: skill id {skill!r} is not a positive integer")
         if int(skill) in names:

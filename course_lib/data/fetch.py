@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import socket
 import tempfile
 import time
 import urllib.error
@@ -302,8 +301,8 @@ def download_file(key: str, *, retries: int = 4, backoff: float = 1.0, timeout: 
             failures.append(f"attempt {attempt + 1}: HTTP {err.code} {err.reason}")
             if 400 <= err.code < 500 and err.code != 429:
                 break
-        except (_TransferError, urllib.error.URLError, http.client.HTTPException, socket.timeout,
-                ConnectionError, TimeoutError) as err:
+        except (_TransferError, urllib.error.URLError, http.client.HTTPException, ConnectionError,
+                TimeoutError) as err:
             failures.append(f"attempt {attempt + 1}: {err}")
         if attempt < retries:
             _sleep(backoff * 2**attempt)

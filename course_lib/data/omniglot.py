@@ -420,7 +420,8 @@ def _parse_run(archive: zipfile.ZipFile, labels_member: str, members: dict[str, 
         if test_member not in test_files:
             raise DataError(f"{where} line {number}: test image {first!r} is not in {run_dir}/test/.")
         if train_member not in train_files:
-            raise DataError(f"{where} line {number}: training image {second!r} is not in {run_dir}/training/.")
+            raise DataError(f"{where} line {number}: training image {second!r} is not in "
+                            f"{run_dir}/training/.")
         if test_member in answer_of:
             raise DataError(f"{where} line {number}: test image {first!r} is labelled twice.")
         answer_of[test_member] = train_files.index(train_member)
