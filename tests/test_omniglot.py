@@ -114,6 +114,16 @@ def test_cache_is_keyed_by_the_zip_md5(tmp_path, cache):
     assert not torch.equal(first.images, second.images)
 
 
+def test_unwritable_cache_folder_only_warns(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(blocker / "cache"))
+    archive = make_character_zip(tmp_path / "set.zip", {"Alpha": 1})
+    with pytest.warns(UserWarning, match="COURSE_CACHE_DIR"):
+        charset = load_omniglot("x", path=archive, progress=False)
+    assert charset.images.shape == (1, 3, 28, 28)
+
+
 def test_damaged_cache_is_rebuilt(tmp_path, cache):
     archive = make_character_zip(tmp_path / "set.zip", {"Alpha": 2})
     first = load_omniglot("background_small1", path=archive, progress=False)

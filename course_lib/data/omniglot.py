@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import warnings
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from course_lib import runtime
+from course_lib.data import fetch
 from course_lib.data.fetch import DataError, ensure_file, md5sum
 
 #: subset name -> key of :data:`course_lib.data.fetch.FILES`
@@ -205,9 +207,15 @@ def decode_character_zip(path: str | os.PathLike, image_size: int = 28, progress
     return ink, alphabets, characters
 
 
-def _cache_file(stem: str, md5: str, image_size: int) -> Path:
-    folder = runtime.cache_dir() / "omniglot"
-    folder.mkdir(parents=True, exist_ok=True)
+def _cache_file(stem: str, md5: str, image_size: int) -> Path | None:
+    """Cache path for a decoded archive, or None (with a warning) when no cache folder is writable."""
+    try:
+        folder = runtime.cache_dir() / "omniglot"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        warnings.warn(f"no writable cache folder ({err}); decoding without a cache. Set COURSE_CACHE_DIR "
+                      "to a writable folder to make the next load fast.", stacklevel=3)
+        return None
     return folder / f"{stem}-{md5}-{image_size}px-v{_CACHE_VERSION}.npz"
 
 
@@ -217,6 +225,15 @@ def _read_cache(file: Path):
             return saved["ink"], [str(s) for s in saved["alphabets"]], [str(s) for s in saved["characters"]]
     except Exception:  # a damaged cache is rebuilt, never trusted
         return None
+
+
+def _save_cache(writer, file: Path, *contents) -> None:
+    """Write a cache file; a failure (full disk, permissions) only costs speed, so it only warns."""
+    try:
+        writer(file, *contents)
+    except OSError as err:
+        warnings.warn(f"could not write the cache file {file} ({err}); the next load will decode again.",
+                      stacklevel=3)
 
 
 def _write_cache(file: Path, ink: np.ndarray, alphabets: list[str], characters: list[str]) -> None:
@@ -248,9 +265,7 @@ def load_omniglot(subset: str = "background_small1", *, path: str | os.PathLike 
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
     if path is None:
         zip_path = ensure_file(SUBSETS[subset])  # verified against the known md5
-        from course_lib.data.fetch import FILES
-
-        digest = FILES[SUBSETS[subset]].md5
+        digest = fetch.FILES[SUBSETS[subset]].md5
     else:
         zip_path = Path(path)
         if not zip_path.is_file():
@@ -261,7 +276,7 @@ def load_omniglot(subset: str = "background_small1", *, path: str | os.PathLike 
     if loaded is None:
         loaded = decode_character_zip(zip_path, image_size=image_size, progress=progress)
         if cache is not None:
-            _write_cache(cache, *loaded)
+            _save_cache(_write_cache, cache, *loaded)
     ink, alphabets, characters = loaded
     return CharacterSet(images=ink_to_float(ink), alphabets=alphabets, characters=characters, name=subset)
 
@@ -507,5 +522,5 @@ def load_lake_runs(path: str | os.PathLike | None = None, image_size: int = 28,
             raise DataError(f"{zip_path} holds no runNN/class_labels.txt; it is not Lake's all_runs.zip.")
         runs = [_parse_run(archive, member, members, zip_path, image_size) for member in label_files]
     if cache is not None:
-        _runs_to_cache(cache, runs)
+        _save_cache(_runs_to_cache, cache, runs)
     return runs
