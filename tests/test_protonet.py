@@ -103,24 +103,41 @@ def test_protomaml_starts_at_protonet_and_lowers_support_loss():
     torch.manual_seed(0)
     model = ProtoNet(mlp_encoder())
     ep = EpisodeSampler(blob_classes(), 5, 2, 3, seed=3).sample()
-    predict0, _ = protomaml_adapt(model, ep.support_x, ep.support_y, 5, steps=0)
+    logits0, _ = protomaml_adapt(model, ep.support_x, ep.support_y, ep.query_x, 5, steps=0)
     with torch.no_grad():
         proto = model(ep.support_x, ep.support_y, ep.query_x, 5)
-    assert torch.allclose(predict0(ep.query_x).softmax(1), proto.softmax(1), atol=1e-5)
-    _, losses = protomaml_adapt(model, ep.support_x, ep.support_y, 5, steps=10, inner_lr=0.01)
+    assert torch.allclose(logits0.softmax(1), proto.softmax(1), atol=1e-5)
+    _, losses = protomaml_adapt(model, ep.support_x, ep.support_y, ep.query_x, 5, steps=10, inner_lr=0.01)
     assert losses[-1] < losses[0]
-    _, losses_enc = protomaml_adapt(model, ep.support_x, ep.support_y, 5, steps=10, inner_lr=0.01, adapt_encoder=True)
+    _, losses_enc = protomaml_adapt(model, ep.support_x, ep.support_y, ep.query_x, 5, steps=10, inner_lr=0.01,
+                                    adapt_encoder=True)
     assert losses_enc[-1] < losses_enc[0]
     with pytest.raises(ValueError, match="steps"):
-        protomaml_adapt(model, ep.support_x, ep.support_y, 5, steps=-1)
+        protomaml_adapt(model, ep.support_x, ep.support_y, ep.query_x, 5, steps=-1)
+
+
+def test_protomaml_step_zero_matches_protonet_with_batchnorm():
+    from course_lib.nets import Conv4
+
+    torch.manual_seed(0)
+    model = ProtoNet(Conv4(None, hidden=8))
+    g = torch.Generator().manual_seed(0)
+    sx, qx = torch.rand(6, 1, 16, 16, generator=g), torch.rand(4, 1, 16, 16, generator=g)
+    sy = torch.tensor([0, 0, 1, 1, 2, 2])
+    logits0, _ = protomaml_adapt(model, sx, sy, qx, 3, steps=0)
+    with torch.no_grad():
+        assert torch.allclose(logits0.softmax(1), model(sx, sy, qx, 3).softmax(1), atol=1e-5)
+    logits, losses = protomaml_adapt(model, sx, sy, qx, 3, steps=3, inner_lr=0.05, adapt_encoder=True)
+    assert logits.shape == (4, 3) and losses[-1] < losses[0]
 
 
 def test_protomaml_is_differentiable_through_the_inner_loop():
     torch.manual_seed(0)
     model = ProtoNet(mlp_encoder())
     ep = EpisodeSampler(blob_classes(), 5, 1, 3, seed=4).sample()
-    predict, _ = protomaml_adapt(model, ep.support_x, ep.support_y, 5, steps=2, inner_lr=0.1, create_graph=True)
-    loss = torch.nn.functional.cross_entropy(predict(ep.query_x), ep.query_y)
+    logits, _ = protomaml_adapt(model, ep.support_x, ep.support_y, ep.query_x, 5, steps=2, inner_lr=0.1,
+                                create_graph=True)
+    loss = torch.nn.functional.cross_entropy(logits, ep.query_y)
     loss.backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0

@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_episodes",
     "LakeEvaluation",
     "EpisodeEvaluation",
+    "embedding_pca",
 ]
 
 Scorer = Callable[[Tensor, Tensor, Tensor, int], Tensor]
@@ -199,3 +200,22 @@ def evaluate_episodes(
         scores = _check_scores(scorer(ep.support_x, ep.support_y, ep.query_x, n_way), ep.query_x.shape[0], n_way)
         accuracies[i] = (scores.argmax(dim=1) == ep.query_y).float().mean().item()
     return EpisodeEvaluation(accuracies, n_way, k_shot)
+
+
+def embedding_pca(embed: Callable[[Tensor], Tensor], images: Tensor, device: torch.device | str = "cpu",
+                  ) -> tuple[Tensor, Tensor, float]:
+    """Project the embeddings of ``images [C, M, H, W]`` onto their first two principal components.
+
+    embed : x [B,1,H,W] -> [B, D] (e.g. ``model.embed``); all C*M images are embedded in one batch.
+    Returns (coords [C*M, 2], labels [C*M] in 0..C-1, share of the variance the two components explain).
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images must be [classes, drawings, H, W], got shape {list(images.shape)}")
+    c, m = images.shape[:2]
+    with torch.no_grad():
+        emb = embed(images.reshape(c * m, 1, *images.shape[2:]).to(device)).detach().cpu().double()
+    centred = emb - emb.mean(0)
+    _, s, v = torch.linalg.svd(centred, full_matrices=False)
+    coords = centred @ v[:2].t()
+    explained = float((s[:2] ** 2).sum() / (s**2).sum())
+    return coords.float(), torch.arange(c).repeat_interleave(m), explained

@@ -189,49 +189,57 @@ def protomaml_adapt(
     model: ProtoNet,
     support_x: Tensor,
     support_y: Tensor,
+    query_x: Tensor,
     n_way: int,
     steps: int = 5,
     inner_lr: float = 0.1,
     adapt_encoder: bool = False,
     create_graph: bool = False,
-):
+) -> tuple[Tensor, list[float]]:
     """ProtoMAML's inner loop: start from the prototype head, take gradient steps on the support set.
 
-    The linear head is initialised with ``W = 2c, b = -||c||^2`` (so step 0 predicts exactly
-    like ProtoNet), then ``steps`` steps of plain gradient descent on the support cross-entropy
-    update the head (and the encoder too with ``adapt_encoder=True``, as in Triantafillou et
-    al. 2020). Parameters are updated functionally (``torch.func.functional_call``), so with
-    ``create_graph=True`` the result stays differentiable w.r.t. the model, as MAML needs.
+    The linear head is initialised with ``W = 2c, b = -||c||^2`` (so with ``steps=0`` the
+    predictions are exactly ProtoNet's), then ``steps`` steps of plain gradient descent on the
+    support cross-entropy update the head (and the encoder too with ``adapt_encoder=True``, as in
+    Triantafillou et al. 2020). Parameters are updated functionally
+    (``torch.func.functional_call``), so with ``create_graph=True`` the query logits stay
+    differentiable w.r.t. the model's parameters, as MAML's outer loop needs.
 
-    Returns ``predict(query_x [Q,1,H,W]) -> logits [Q, N]`` using the adapted parameters, and the
-    list of support losses (one per step, before each update).
+    BatchNorm without running statistics normalises with the statistics of the batch it sees, so
+    every embedding pass embeds support and query *together*, as :meth:`ProtoNet.forward` does
+    (the query labels are never used).
+
+    support_x [N*K,1,H,W], support_y [N*K], query_x [Q,1,H,W] ->
+    (query logits [Q, N], support losses: one float per step, before each update).
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     from torch.func import functional_call
 
     encoder = model.encoder
-    enc_params = {name: p for name, p in encoder.named_parameters()}
+    n_support = support_x.shape[0]
+    both = torch.cat([support_x, query_x], dim=0)
 
-    def embed(params, x):
+    def embed(params):
         if callable(getattr(encoder, "features", None)):
-            return _features_call(encoder, params, x)
-        return functional_call(encoder, params, (x,))
+            emb = _features_call(encoder, params, both)
+        else:
+            emb = functional_call(encoder, params, (both,))
+        return emb[:n_support], emb[n_support:]
 
-    support_emb = embed(enc_params, support_x)
-    if not create_graph and not adapt_encoder:
-        support_emb = support_emb.detach()
+    fast_enc = {name: p for name, p in encoder.named_parameters()}
+    support_emb, query_emb = embed(fast_enc)
     weight, bias = linear_head_from_prototypes(prototypes(support_emb, support_y, n_way))
     if not create_graph:  # plain fine-tuning: the head starts as a fresh leaf
         weight, bias = weight.detach().requires_grad_(True), bias.detach().requires_grad_(True)
-    fast_enc = dict(enc_params)
+        if not adapt_encoder:
+            support_emb, query_emb = support_emb.detach(), query_emb.detach()
     losses = []
     for _ in range(steps):
-        emb = embed(fast_enc, support_x) if adapt_encoder else support_emb
-        loss = F.cross_entropy(linear_scores(emb, weight, bias), support_y)
+        loss = F.cross_entropy(linear_scores(support_emb, weight, bias), support_y)
         losses.append(float(loss.detach()))
         inputs = [weight, bias] + (list(fast_enc.values()) if adapt_encoder else [])
-        grads = torch.autograd.grad(loss, inputs, create_graph=create_graph, retain_graph=True, allow_unused=True)
+        grads = torch.autograd.grad(loss, inputs, create_graph=create_graph, allow_unused=True)
         weight = weight - inner_lr * grads[0]
         bias = bias - inner_lr * grads[1]
         if adapt_encoder:
@@ -239,11 +247,8 @@ def protomaml_adapt(
                 name: p if g is None else p - inner_lr * g
                 for (name, p), g in zip(fast_enc.items(), grads[2:])
             }
-
-    def predict(query_x: Tensor) -> Tensor:
-        return linear_scores(embed(fast_enc, query_x), weight, bias)
-
-    return predict, losses
+            support_emb, query_emb = embed(fast_enc)
+    return linear_scores(query_emb, weight, bias), losses
 
 
 def _features_call(encoder: nn.Module, params: dict[str, Tensor], x: Tensor) -> Tensor:
