@@ -1,0 +1,275 @@
+"""Memory-augmented neural network (MANN) with least-recently-used access (LRUA).
+
+Santoro, Bartunov, Botvinick, Wierstra & Lillicrap (2016), "Meta-Learning with Memory-Augmented
+Neural Networks", ICML. The memory design descends from the Neural Turing Machine (Graves, Wayne &
+Danihelka 2014, arXiv:1410.5401); the Differentiable Neural Computer (Graves et al. 2016, Nature
+538) later replaced LRUA by learned allocation and temporal links.
+
+One step of the model, for a batch of ``B`` episodes, ``R`` read heads, ``S`` memory slots of width
+``W`` (the numbers refer to the paper's equations):
+
+    controller:   h_t, c_t = LSTM([x_t, y_{t-1}, r_{t-1}], (h_{t-1}, c_{t-1}))
+    key, gate:    k_t = tanh(W_k h_t)  [B,R,W],   alpha_t = W_a h_t  [B,R]
+    content read: K(k, M(i)) = k . M(i) / (||k|| ||M(i)||)                          (cosine)
+                  w^r_t(i) = softmax_i( beta * K(k_t, M_t(i)) )                       (eq. 2)
+                  r_t = sum_i w^r_t(i) M_t(i)                                         (eq. 3)
+    LRUA write:   w^w_t = sigma(alpha_t) w^r_{t-1} + (1 - sigma(alpha_t)) w^lu_{t-1}  (eq. 7)
+                  M_t(i) = M_{t-1}(i) + w^w_t(i) k_t                                 (eq. 8)
+                  (the single least-used slot is zeroed just before the write)
+    usage:        w^u_t = gamma w^u_{t-1} + w^r_t + w^w_t                             (eq. 5)
+                  w^lu_t(i) = 1 if w^u_t(i) is among the R smallest usages, else 0    (eq. 6)
+                  (so, as in the paper, a head's write weights sum to sigma + (1 - sigma) R)
+    output:       logits_t = W_o [h_t, r_t]
+
+The interpolation gate ``sigma(alpha)`` chooses between *updating the slot that was just read*
+(refreshing a memory about the same class) and *writing to a fresh, rarely used slot* (a new class).
+
+Deviation from the paper, stated openly: the paper's softmax is over raw cosine similarities, which
+live in [-1, 1], so read weights over 128 slots can never become sharp. Like the NTM, we multiply
+the similarity by a learned key strength ``beta_t = 1 + softplus(W_b h_t)``; ``key_strength=False``
+recovers the paper exactly. Sharp reads make training far faster on a CPU budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def cosine_similarity(keys: torch.Tensor, memory: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Cosine similarity of every key with every memory slot.
+
+    keys ``[B, R, W]``, memory ``[B, S, W]`` -> ``[B, R, S]``.
+    """
+    if keys.dim() != 3 or memory.dim() != 3 or keys.shape[-1] != memory.shape[-1]:
+        raise ValueError(f"keys must be [B, R, W] and memory [B, S, W] with the same W; got "
+                         f"{tuple(keys.shape)} and {tuple(memory.shape)}")
+    dots = torch.einsum("brw,bsw->brs", keys, memory)
+    norms = keys.norm(dim=-1).unsqueeze(-1) * memory.norm(dim=-1).unsqueeze(1)
+    return dots / (norms + eps)
+
+
+def content_read_weights(keys: torch.Tensor, memory: torch.Tensor,
+                         strength: torch.Tensor | None = None) -> torch.Tensor:
+    """Read weights ``softmax_i(beta * cos(k, M(i)))``: ``[B, R, W], [B, S, W] -> [B, R, S]``.
+
+    ``strength`` (``[B, R]``, >= 0) sharpens the softmax; ``None`` means 1 (the paper). Every row
+    sums to one.
+    """
+    similarity = cosine_similarity(keys, memory)
+    if strength is not None:
+        similarity = similarity * strength.unsqueeze(-1)
+    return torch.softmax(similarity, dim=-1)
+
+
+def least_used(usage: torch.Tensor, n: int) -> torch.Tensor:
+    """``w^lu``: 1 on the ``n`` least used slots, 0 elsewhere. ``[B, S] -> [B, S]``.
+
+    Ties are broken towards the lower slot index.
+    """
+    if usage.dim() != 2:
+        raise ValueError(f"usage must be [B, S], got shape {tuple(usage.shape)}")
+    if not 1 <= n <= usage.shape[1]:
+        raise ValueError(f"n must be in 1..{usage.shape[1]} (number of slots), got {n}")
+    # stable sort so that equal usages pick the lowest index first
+    index = torch.sort(usage, dim=1, stable=True).indices[:, :n]
+    return torch.zeros_like(usage).scatter_(1, index, 1.0)
+
+
+def lrua_write_weights(gate_logit: torch.Tensor, prev_read: torch.Tensor,
+                       prev_least_used: torch.Tensor) -> torch.Tensor:
+    """Eq. 7: ``w^w = sigma(alpha) w^r_{t-1} + (1 - sigma(alpha)) w^lu_{t-1}``.
+
+    gate_logit ``[B, R]``, prev_read ``[B, R, S]``, prev_least_used ``[B, S]`` -> ``[B, R, S]``.
+    """
+    gate = torch.sigmoid(gate_logit).unsqueeze(-1)
+    return gate * prev_read + (1.0 - gate) * prev_least_used.unsqueeze(1)
+
+
+def update_usage(prev_usage: torch.Tensor, read_weights: torch.Tensor,
+                 write_weights: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Eq. 5: ``w^u_t = gamma w^u_{t-1} + sum_heads w^r_t + sum_heads w^w_t`` -> ``[B, S]``."""
+    return gamma * prev_usage + read_weights.sum(1) + write_weights.sum(1)
+
+
+@dataclass
+class MemoryTrace:
+    """What the memory did during one forward pass (for plots). All on the CPU, detached.
+
+    read_weights ``[B, T, R, S]``, write_weights ``[B, T, R, S]``, usage ``[B, T, S]``,
+    gate ``[B, T, R]`` (sigma(alpha): 1 = update the last-read slot, 0 = write a fresh slot).
+    """
+
+    read_weights: torch.Tensor
+    write_weights: torch.Tensor
+    usage: torch.Tensor
+    gate: torch.Tensor
+
+
+class MANN(nn.Module):
+    """LSTM controller + external memory with content reads and LRUA writes.
+
+    Parameters
+    ----------
+    input_size: size of one image feature vector (after ``encoder``).
+    n_way: number of labels per episode (size of the one-hot label input and of the output).
+    controller_size: LSTM hidden size (200 in the paper).
+    memory_slots, memory_width: memory shape ``S x W`` (128 x 40 in the paper).
+    num_reads: number of read heads ``R`` (4 in the paper); also the ``n`` of ``w^lu``.
+    gamma: usage decay (0.95 in the paper).
+    encoder: optional module applied to ``[B*T, 1, H, W]`` images, returning ``[B*T, input_size]``;
+        ``None`` means the forward receives feature vectors ``[B, T, input_size]`` directly.
+    key_strength: learn a softmax sharpness ``beta`` per head (see module docstring).
+    """
+
+    def __init__(self, input_size: int, n_way: int, controller_size: int = 200,
+                 memory_slots: int = 128, memory_width: int = 40, num_reads: int = 4,
+                 gamma: float = 0.95, encoder: nn.Module | None = None, key_strength: bool = True):
+        super().__init__()
+        if num_reads > memory_slots:
+            raise ValueError(f"num_reads={num_reads} cannot exceed memory_slots={memory_slots}")
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma is a decay factor in [0, 1], got {gamma}")
+        self.input_size, self.n_way = input_size, n_way
+        self.controller_size = controller_size
+        self.memory_slots, self.memory_width, self.num_reads = memory_slots, memory_width, num_reads
+        self.gamma = gamma
+        self.encoder = encoder
+        self.key_strength = key_strength
+        # The LSTM controller, written out: the part of the gates that depends on the inputs
+        # (x_t, y_{t-1}) is computed for all steps in one matrix product before the loop; the part
+        # that depends on (h_{t-1}, r_{t-1}) is computed step by step.
+        self.controller_in = nn.Linear(input_size + n_way, 4 * controller_size)
+        self.controller_rec = nn.Linear(controller_size + num_reads * memory_width,
+                                        4 * controller_size, bias=False)
+        # one linear layer emits every head parameter: keys [R*W], gate logits [R], strengths [R]
+        self.heads = nn.Linear(controller_size, num_reads * memory_width + 2 * num_reads)
+        self.output = nn.Linear(controller_size + num_reads * memory_width, n_way)
+        with torch.no_grad():  # forget-gate bias 1 (Gers et al. 2000): remember by default
+            self.controller_in.bias[controller_size:2 * controller_size].fill_(1.0)
+
+    def _features(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.encoder is None:
+            if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
+                raise ValueError(f"expected features [B, T, {self.input_size}], got "
+                                 f"{tuple(inputs.shape)} (pass encoder=... to feed images)")
+            return inputs
+        if inputs.dim() != 5:
+            raise ValueError(f"expected images [B, T, C, H, W], got {tuple(inputs.shape)}")
+        b, t = inputs.shape[:2]
+        feats = self.encoder(inputs.reshape(b * t, *inputs.shape[2:]))
+        return feats.reshape(b, t, -1)
+
+    def initial_state(self, batch_size: int, device) -> dict[str, torch.Tensor]:
+        """Zero controller state, a memory filled with a tiny constant (cosine needs a norm),
+        zero read weights and usage."""
+        s, w, r = self.memory_slots, self.memory_width, self.num_reads
+        zeros = torch.zeros
+        return {
+            "h": zeros(batch_size, self.controller_size, device=device),
+            "c": zeros(batch_size, self.controller_size, device=device),
+            "memory": torch.full((batch_size, s, w), 1e-6, device=device),
+            "read_weights": zeros(batch_size, r, s, device=device),
+            "usage": zeros(batch_size, s, device=device),
+            "reads": zeros(batch_size, r * w, device=device),
+        }
+
+    def step(self, gates_in: torch.Tensor, state: dict[str, torch.Tensor]):
+        """One time step.
+
+        gates_in ``[B, 4H]``: the controller's input projection of ``(x_t, y_{t-1})``.
+        Returns (logits ``[B, N]``, new state, info dict for :class:`MemoryTrace`).
+        """
+        b = gates_in.shape[0]
+        r, w = self.num_reads, self.memory_width
+        # controller: LSTM over [x_t, y_{t-1}, r_{t-1}]
+        gates = gates_in + self.controller_rec(torch.cat([state["h"], state["reads"]], dim=-1))
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * state["c"] + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        # head parameters
+        head = self.heads(h)
+        keys = torch.tanh(head[:, : r * w]).view(b, r, w)                 # k_t      [B, R, W]
+        gate_logit = head[:, r * w: r * w + r]                            # alpha_t  [B, R]
+        strength = 1.0 + F.softplus(head[:, r * w + r:]) if self.key_strength else None
+        # LRUA write (eq. 7-8), using the usage of the previous step
+        prev_usage = state["usage"]
+        order = torch.sort(prev_usage, dim=1, stable=True).indices       # least used first
+        prev_lu = torch.zeros_like(prev_usage).scatter_(1, order[:, :r], 1.0)  # w^lu_{t-1}
+        write_w = lrua_write_weights(gate_logit, state["read_weights"], prev_lu)
+        erase = torch.ones_like(prev_usage).scatter_(1, order[:, :1], 0.0)    # zero the LU slot
+        memory = state["memory"] * erase.unsqueeze(-1) + torch.einsum("brs,brw->bsw", write_w, keys)
+        # content-based read (eq. 2-3) from the updated memory
+        read_w = content_read_weights(keys, memory, strength)             # w^r_t    [B, R, S]
+        reads = torch.bmm(read_w, memory).reshape(b, r * w)               # r_t      [B, R*W]
+        usage = update_usage(prev_usage, read_w, write_w, self.gamma)     # eq. 5 (no gradient)
+        logits = self.output(torch.cat([h, reads], dim=-1))
+        new_state = {"h": h, "c": c, "memory": memory, "read_weights": read_w,
+                     "usage": usage.detach(), "reads": reads}
+        info = {"read_weights": read_w, "write_weights": write_w, "usage": usage,
+                "gate": torch.sigmoid(gate_logit)}
+        return logits, new_state, info
+
+    def forward(self, inputs: torch.Tensor, prev_labels: torch.Tensor, return_trace: bool = False):
+        """Run whole episodes.
+
+        inputs: features ``[B, T, D]`` (or images ``[B, T, 1, H, W]`` if an encoder is set);
+        prev_labels: ``[B, T, N]`` one-hot labels of the previous step.
+        Returns logits ``[B, T, N]`` (and a :class:`MemoryTrace` if ``return_trace``).
+        """
+        feats = self._features(inputs)
+        if prev_labels.dim() != 3 or prev_labels.shape[:2] != feats.shape[:2] \
+                or prev_labels.shape[-1] != self.n_way:
+            raise ValueError(f"prev_labels must be [B, T, {self.n_way}] matching the inputs "
+                             f"{tuple(feats.shape[:2])}, got {tuple(prev_labels.shape)}")
+        b, t = feats.shape[:2]
+        state = self.initial_state(b, feats.device)
+        gates_in = self.controller_in(torch.cat([feats, prev_labels], dim=-1))   # [B, T, 4H]
+        outputs, infos = [], []
+        for step in range(t):
+            logits, state, info = self.step(gates_in[:, step], state)
+            outputs.append(logits)
+            if return_trace:
+                infos.append({k: v.detach().cpu() for k, v in info.items()})
+        logits = torch.stack(outputs, dim=1)
+        if not return_trace:
+            return logits
+        trace = MemoryTrace(**{k: torch.stack([i[k] for i in infos], dim=1)
+                               for k in ("read_weights", "write_weights", "usage", "gate")})
+        return logits, trace
+
+
+def plot_memory_trace(trace: MemoryTrace, labels: torch.Tensor, episode: int = 0, head: int = 0,
+                      max_slots: int | None = None):
+    """Heatmaps of one episode: read weights, write weights (one head) and usage over time.
+
+    trace: from ``MANN(..., return_trace=True)``; labels ``[B, T]`` (shown on the time axis).
+    Only the first ``max_slots`` slots are drawn (default: the slots that were ever written).
+    """
+    import matplotlib.pyplot as plt
+
+    read = trace.read_weights[episode, :, head]           # [T, S]
+    write = trace.write_weights[episode, :, head]
+    usage = trace.usage[episode]
+    if max_slots is None:
+        used = (trace.write_weights[episode].amax(dim=(0, 1)) > 1e-3).nonzero()
+        max_slots = int(used.max()) + 1 if len(used) else read.shape[1]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    panels = [(read, f"read weights $w^r_t$ (head {head})"),
+              (write, f"write weights $w^w_t$ (head {head})"),
+              (usage, "usage $w^u_t$")]
+    for ax, (data, title) in zip(axes, panels):
+        im = ax.imshow(data[:, :max_slots].numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xlabel("memory slot")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    steps = labels.shape[1]
+    axes[0].set_ylabel("time step (label shown)")
+    axes[0].set_yticks(range(0, steps, max(1, steps // 25)))
+    axes[0].set_yticklabels([f"{t} ({int(labels[episode, t])})" for t in range(0, steps, max(1, steps // 25))],
+                            fontsize=7)
+    fig.tight_layout()
+    return fig

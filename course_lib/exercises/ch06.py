@@ -1,0 +1,299 @@
+"""Checks for chapter 06 (memory- and model-based meta-learning).
+
+Exercises: the best possible accuracy on a class's first presentation, the least-used weights
+``w^lu``, the LRUA write weights, and a "find the bug" on a model-based meta-learner that emits
+the weights of a learner.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from course_lib.algorithms.mann import least_used, lrua_write_weights
+from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
+
+__all__ = [
+    "check_first_instance_ceiling",
+    "check_least_used",
+    "check_lrua_write",
+    "LinearLearner",
+    "WeightGenerator",
+    "sample_linear_task",
+    "buggy_meta_step",
+    "show_bug_symptoms",
+    "check_meta_step",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 6.1: how well can the first presentation of a class be answered?
+# ---------------------------------------------------------------------------------------------
+def first_instance_ceiling(n_way: int) -> float:
+    """Expected accuracy on first presentations for a learner that knows which labels are used:
+    the j-th new class (j = 1..N) is one of the N - j + 1 unused labels."""
+    return sum(1.0 / (n_way - j) for j in range(n_way)) / n_way
+
+
+def check_first_instance_ceiling(answer, n_way: int = 5) -> bool:
+    """Exercise 6.1: the best expected 1st-instance accuracy in an ``n_way`` episode."""
+    name = "Exercise 6.1"
+    hint = ("the first new class can be any of the N labels, the second any of the N-1 labels not "
+            "used yet, ..., the last new class has only one label left; average the N chances")
+    if answer is None:
+        return not_attempted(name, hint)
+    value = float(answer)
+    if math.isclose(value, 1.0 / n_way, rel_tol=1e-3):
+        return check_true(name, False, hint, failure=(
+            f"1/{n_way} is the chance level of a learner that ignores the labels it has already "
+            "seen; a good learner also knows which labels are already taken"))
+    if math.isclose(value, sum(1.0 / (n_way - j) for j in range(n_way - 1)) / (n_way - 1),
+                    rel_tol=1e-3):
+        return check_true(name, False, hint, failure="you left out the last class (which is certain)")
+    return check_close(name, value, first_instance_ceiling(n_way), rtol=1e-3, hint=hint,
+                       success="so ~46 % (not 20 %) is the ceiling for 1st presentations in 5-way "
+                               "episodes; a network near it has learned label bookkeeping, not "
+                               "character recognition")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 6.2 / 6.3: LRUA building blocks
+# ---------------------------------------------------------------------------------------------
+def _usage_cases():
+    g = torch.Generator().manual_seed(6)
+    return [
+        (torch.tensor([[0.9, 0.1, 0.5, 0.3]]), 1),
+        (torch.tensor([[0.9, 0.1, 0.5, 0.3]]), 2),
+        (torch.tensor([[0.2, 0.2, 0.7, 0.2, 0.1]]), 2),     # tie: lower index wins
+        (torch.rand(3, 8, generator=g), 3),
+    ]
+
+
+def check_least_used(fn) -> bool:
+    """Exercise 6.2: ``fn(usage [B, S], n) -> w^lu [B, S]`` with ones on the n least used slots."""
+    hint = ("sort each row of usage in increasing order (torch.sort(..., stable=True) so that "
+            "ties go to the lower index), take the first n indices and scatter ones there")
+    if fn is None:
+        return not_attempted("Exercise 6.2", hint)
+    try:
+        out = fn(torch.tensor([[0.9, 0.1, 0.5, 0.3]]), 2)
+    except Exception as err:  # a wrong answer must print a hint, not crash the notebook
+        return check_true("Exercise 6.2", False, hint, failure=f"calling it raised {type(err).__name__}: {err}")
+    if out is None:
+        return not_attempted("Exercise 6.2", hint)
+    out = torch.as_tensor(out, dtype=torch.float64)
+    if out.shape == (1, 4) and torch.equal(out, torch.tensor([[1.0, 0.0, 1.0, 0.0]], dtype=torch.float64)):
+        return check_true("Exercise 6.2", False, hint,
+                          failure="you marked the MOST used slots; w^lu points at the least used ones")
+    if out.shape == (1, 4) and out.sum() == 1:
+        return check_true("Exercise 6.2", False, hint,
+                          failure="with n = 2 there must be two ones (one per read head)")
+    return check_function("Exercise 6.2", fn, least_used, _usage_cases(), hint=hint,
+                          success="w^lu marks the slots LRUA may overwrite")
+
+
+def _write_cases():
+    g = torch.Generator().manual_seed(7)
+    cases = []
+    for b, r, s in [(1, 1, 4), (2, 2, 6), (3, 4, 8)]:
+        read = torch.softmax(torch.randn(b, r, s, generator=g) * 3, dim=-1)
+        lu = least_used(torch.rand(b, s, generator=g), r)
+        cases.append((torch.randn(b, r, generator=g) * 2, read, lu))
+    return cases
+
+
+def check_lrua_write(fn) -> bool:
+    """Exercise 6.3: ``fn(gate_logit [B,R], prev_read [B,R,S], prev_lu [B,S]) -> w^w [B,R,S]``."""
+    hint = ("w^w = sigmoid(alpha) * w^r_{t-1} + (1 - sigmoid(alpha)) * w^lu_{t-1}; alpha is [B, R] "
+            "and needs a trailing dimension, w^lu is shared by the heads and needs a head dimension")
+    if fn is None:
+        return not_attempted("Exercise 6.3", hint)
+    gate, read, lu = _write_cases()[1]
+    try:
+        out = fn(gate, read, lu)
+    except Exception as err:
+        return check_true("Exercise 6.3", False, hint, failure=f"calling it raised {type(err).__name__}: {err}")
+    if out is None:
+        return not_attempted("Exercise 6.3", hint)
+    swapped = lrua_write_weights(-gate, read, lu)
+    if out.shape == swapped.shape and torch.allclose(out, swapped, atol=1e-6):
+        return check_true("Exercise 6.3", False, hint, failure=(
+            "the gate is the wrong way round: sigmoid(alpha) multiplies the PREVIOUS READ weights "
+            "(update the slot just used), 1 - sigmoid(alpha) the least-used weights"))
+    raw = gate.unsqueeze(-1) * read + (1 - gate.unsqueeze(-1)) * lu.unsqueeze(1)
+    if out.shape == raw.shape and torch.allclose(out, raw, atol=1e-6):
+        return check_true("Exercise 6.3", False, hint,
+                          failure="alpha is a logit: squash it with torch.sigmoid before mixing")
+    return check_function("Exercise 6.3", fn, lrua_write_weights, _write_cases(), hint=hint,
+                          success="a head puts sigma(alpha) on the slots it just read and 1 - sigma(alpha) on each of the "
+                                  "least-used slots")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 6.4: find the bug in a model-based meta-learner
+# ---------------------------------------------------------------------------------------------
+class LinearLearner(nn.Module):
+    """The learner: a single linear unit ``y = w x + b`` (its weights come from outside)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:   # x [M, 1] -> [M, 1]
+        return self.layer(x)
+
+
+class WeightGenerator(nn.Module):
+    """The meta-learner: reads a support set ``(x [K,1], y [K,1])`` and emits the learner's weights.
+
+    Pairs are embedded by an MLP and averaged (like a CNP encoder); a linear head maps the mean to
+    ``{"layer.weight": [1, 1], "layer.bias": [1]}`` — a tiny hypernetwork.
+    """
+
+    def __init__(self, hidden: int = 32):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, support_x: torch.Tensor, support_y: torch.Tensor) -> dict[str, torch.Tensor]:
+        summary = self.embed(torch.cat([support_x, support_y], dim=-1)).mean(dim=0)
+        w, b = self.head(summary)
+        return {"layer.weight": w.view(1, 1), "layer.bias": b.view(1)}
+
+
+def sample_linear_task(generator: torch.Generator, k_support: int = 5, k_query: int = 10):
+    """A task ``y = a x + c`` with ``a ~ U[-2, 2]``, ``c ~ U[-1, 1]``, ``x ~ U[-1, 1]``.
+
+    Returns ``(support_x [K,1], support_y [K,1], query_x [M,1], query_y [M,1])``.
+    """
+    a = torch.rand((), generator=generator) * 4 - 2
+    c = torch.rand((), generator=generator) * 2 - 1
+    x = torch.rand(k_support + k_query, 1, generator=generator) * 2 - 1
+    y = a * x + c
+    return x[:k_support], y[:k_support], x[k_support:], y[k_support:]
+
+
+def buggy_meta_step(learner, generator_net, optimizer, task) -> float:
+    """One meta-training step of the weight generator. It contains two bugs."""
+    support_x, support_y, query_x, query_y = task
+    weights = generator_net(support_x, support_y)
+    prediction = learner(query_x, list(weights.values()))
+    optimizer.zero_grad()
+    prediction.sum().backward()
+    optimizer.step()
+    return float(F.mse_loss(prediction.detach(), query_y))
+
+
+def _half_fixed_step(learner, generator_net, optimizer, task) -> float:
+    """The call is repaired but the objective is still the sum of the outputs."""
+    support_x, support_y, query_x, query_y = task
+    weights = generator_net(support_x, support_y)
+    prediction = functional_call(learner, weights, (query_x,))
+    optimizer.zero_grad()
+    prediction.sum().backward()
+    optimizer.step()
+    return float(F.mse_loss(prediction.detach(), query_y))
+
+
+def _reference_step(learner, generator_net, optimizer, task) -> float:
+    support_x, support_y, query_x, query_y = task
+    weights = generator_net(support_x, support_y)
+    prediction = functional_call(learner, weights, (query_x,))
+    loss = F.mse_loss(prediction, query_y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _train(step_fn, steps: int, seed: int = 0, lr: float = 1e-2):
+    torch.manual_seed(seed)
+    learner, net = LinearLearner(), WeightGenerator()
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    losses = [step_fn(learner, net, optimizer, sample_linear_task(g)) for _ in range(steps)]
+    return learner, net, losses
+
+
+def _query_mse(learner, net, tasks) -> float:
+    with torch.no_grad():
+        return sum(float(F.mse_loss(functional_call(learner, net(sx, sy), (qx,)), qy))
+                   for sx, sy, qx, qy in tasks) / len(tasks)
+
+
+def show_bug_symptoms(steps: int = 100) -> dict[str, object]:
+    """Run the buggy step and a half-repaired version; print and return what goes wrong."""
+    symptoms: dict[str, object] = {}
+    try:
+        _train(buggy_meta_step, 1)
+        symptoms["call_error"] = None
+    except TypeError as err:
+        symptoms["call_error"] = str(err)
+        print(f"1) buggy_meta_step raises TypeError: {err}")
+    # with the call repaired, the "objective" ignores the targets entirely
+    torch.manual_seed(0)
+    learner, net = LinearLearner(), WeightGenerator()
+    sx, sy, qx, qy = sample_linear_task(torch.Generator().manual_seed(1))
+    grads = []
+    for targets in (qy, 5.0 - qy):   # two different tasks' answers for the same inputs
+        net.zero_grad()
+        prediction = functional_call(learner, net(sx, sy), (qx,))
+        objective = prediction.sum()   # what buggy_meta_step differentiates: `targets` is unused
+        objective.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+    symptoms["gradient_ignores_targets"] = bool(torch.equal(grads[0], grads[1]))
+    print("2) with the call repaired, the gradient of prediction.sum() is identical for two different "
+          f"sets of query targets: {symptoms['gradient_ignores_targets']}")
+    *_, losses = _train(_half_fixed_step, steps)
+    symptoms["half_fixed_first_last_mse"] = (losses[0], sum(losses[-20:]) / 20)
+    print(f"3) training on the sum of outputs: query MSE {losses[0]:.3g} at the start, "
+          f"{sum(losses[-20:]) / 20:.3g} after {steps} steps (it pushes the outputs down, "
+          "whatever the data say)")
+    return symptoms
+
+
+def check_meta_step(fn, steps: int = 400) -> bool:
+    """Exercise 6.4: ``fn(learner, generator_net, optimizer, task) -> float`` (the query loss)."""
+    name = "Exercise 6.4"
+    hint = ("call the learner through torch.func.functional_call(learner, weights, (query_x,)), "
+            "compute loss = F.mse_loss(prediction, query_y) and call loss.backward()")
+    if fn is None:
+        return not_attempted(name, hint)
+    # 1) the gradient must equal the gradient of the query MSE
+    torch.manual_seed(3)
+    learner, net = LinearLearner(), WeightGenerator()
+    reference_net = WeightGenerator()
+    reference_net.load_state_dict(net.state_dict())
+    task = sample_linear_task(torch.Generator().manual_seed(3))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)   # lr 0: keep the weights, read .grad
+    try:
+        value = fn(learner, net, optimizer, task)
+    except Exception as err:
+        return check_true(name, False, hint, failure=f"calling it raised {type(err).__name__}: {err}")
+    if value is None:
+        return not_attempted(name, hint)
+    ref_opt = torch.optim.SGD(reference_net.parameters(), lr=0.0)
+    ref_value = _reference_step(learner, reference_net, ref_opt, task)
+    if any(p.grad is None for p in net.parameters()):
+        return check_true(name, False, hint, failure="no gradient reached the weight generator's parameters")
+    got = torch.cat([p.grad.flatten() for p in net.parameters()])
+    want = torch.cat([p.grad.flatten() for p in reference_net.parameters()])
+    if not torch.allclose(got, want, rtol=1e-4, atol=1e-6):
+        return check_true(name, False, hint, failure=(
+            "the gradient is not the gradient of the query MSE (is the loss the mean squared error "
+            "between the prediction on query_x and query_y, and did you call zero_grad first?)"))
+    if not math.isclose(float(value), ref_value, rel_tol=1e-4, abs_tol=1e-6):
+        return check_true(name, False, hint, failure=f"return the query loss ({ref_value:.4g}), got {value}")
+    # 2) training with it must work
+    learner, net, losses = _train(fn, steps)
+    held_out = [sample_linear_task(torch.Generator().manual_seed(100 + i)) for i in range(50)]
+    before = _query_mse(LinearLearner(), WeightGenerator(), held_out)
+    after = _query_mse(learner, net, held_out)
+    return check_true(name, after < 0.3 * before, hint,
+                      success=f"held-out query MSE {before:.3f} -> {after:.3f} after {steps} tasks, "
+                              "with no gradient step at test time",
+                      failure=f"training did not reduce the held-out MSE enough ({before:.3f} -> {after:.3f})")

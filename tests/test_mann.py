@@ -1,0 +1,170 @@
+"""Tests of the memory-augmented network: addressing, LRUA writes, shapes, errors, learning."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib.algorithms.mann import (
+    MANN,
+    content_read_weights,
+    cosine_similarity,
+    least_used,
+    lrua_write_weights,
+    update_usage,
+)
+from course_lib.label_delay import (
+    DownsampleFlatten,
+    delayed_one_hot,
+    instance_counts,
+    per_instance_accuracy,
+    sequence_loss,
+)
+
+
+def test_cosine_similarity_matches_torch():
+    g = torch.Generator().manual_seed(0)
+    keys, memory = torch.randn(2, 3, 5, generator=g), torch.randn(2, 7, 5, generator=g)
+    expected = F.cosine_similarity(keys.unsqueeze(2), memory.unsqueeze(1), dim=-1)
+    assert torch.allclose(cosine_similarity(keys, memory), expected, atol=1e-6)
+
+
+def test_read_weights_sum_to_one_and_point_at_the_matching_slot():
+    g = torch.Generator().manual_seed(1)
+    memory = torch.randn(4, 10, 6, generator=g)
+    keys = memory[:, [3, 7]] * 2.0 + 0.01 * torch.randn(4, 2, 6, generator=g)   # scaled copies
+    for strength in (None, torch.full((4, 2), 20.0)):
+        weights = content_read_weights(keys, memory, strength)
+        assert weights.shape == (4, 2, 10)
+        assert torch.allclose(weights.sum(-1), torch.ones(4, 2), atol=1e-6)
+        assert (weights >= 0).all()
+        assert weights.argmax(-1).tolist() == [[3, 7]] * 4
+    sharp = content_read_weights(keys, memory, torch.full((4, 2), 20.0))
+    soft = content_read_weights(keys, memory)
+    assert (sharp.max(-1).values > soft.max(-1).values).all()
+    # without a key strength the weights are the paper's softmax of raw cosines
+    assert torch.allclose(soft, torch.softmax(cosine_similarity(keys, memory), -1))
+
+
+def test_least_used_on_hand_made_usage():
+    usage = torch.tensor([[0.9, 0.1, 0.5, 0.3, 2.0],
+                          [0.0, 0.0, 1.0, 0.0, 0.5]])
+    assert least_used(usage, 1).tolist() == [[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]]
+    assert least_used(usage, 2).tolist() == [[0, 1, 0, 1, 0], [1, 1, 0, 0, 0]]
+    assert least_used(usage, 3).tolist() == [[0, 1, 1, 1, 0], [1, 1, 0, 1, 0]]
+
+
+@pytest.mark.parametrize("n", [0, 6])
+def test_least_used_rejects_impossible_n(n):
+    with pytest.raises(ValueError, match="n must be in 1..5"):
+        least_used(torch.rand(2, 5), n)
+
+
+def test_lrua_write_weights_follow_the_gate():
+    read = torch.softmax(torch.randn(2, 3, 6), -1)
+    lu = least_used(torch.rand(2, 6), 3)
+    assert torch.allclose(lrua_write_weights(torch.full((2, 3), 30.0), read, lu), read, atol=1e-6)
+    only_lu = lrua_write_weights(torch.full((2, 3), -30.0), read, lu)
+    assert torch.allclose(only_lu, lu.unsqueeze(1).expand(2, 3, 6), atol=1e-6)
+    half = lrua_write_weights(torch.zeros(2, 3), read, lu)
+    assert torch.allclose(half, 0.5 * read + 0.5 * lu.unsqueeze(1))
+
+
+def test_usage_update_equation():
+    prev = torch.tensor([[1.0, 0.0, 2.0]])
+    read = torch.tensor([[[0.2, 0.3, 0.5]]])
+    write = torch.tensor([[[0.0, 1.0, 0.0]]])
+    expected = torch.tensor([[0.95 + 0.2, 0.3 + 1.0, 1.9 + 0.5]])
+    assert torch.allclose(update_usage(prev, read, write, 0.95), expected)
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    args = dict(input_size=6, n_way=3, controller_size=16, memory_slots=8, memory_width=5, num_reads=2)
+    args.update(kw)
+    return MANN(**args)
+
+
+def test_forward_shapes_and_trace():
+    model = _model()
+    x, labels = torch.randn(4, 9, 6), torch.randint(0, 3, (4, 9))
+    logits, trace = model(x, delayed_one_hot(labels, 3), return_trace=True)
+    assert logits.shape == (4, 9, 3)
+    assert trace.read_weights.shape == trace.write_weights.shape == (4, 9, 2, 8)
+    assert trace.usage.shape == (4, 9, 8) and trace.gate.shape == (4, 9, 2)
+    assert torch.allclose(trace.read_weights.sum(-1), torch.ones(4, 9, 2), atol=1e-5)
+    # at t = 0 nothing has been read yet: the heads can only write to the R = 2 least used
+    # slots, slots 0 and 1 of the all-zero usage vector (ties go to the lower index), each with
+    # weight 1 - sigmoid(alpha) (w^lu has R ones, as in the paper)
+    first = trace.write_weights[:, 0]
+    assert torch.allclose(first[..., 2:], torch.zeros(4, 2, 6))
+    assert torch.allclose(first[..., 0], 1 - trace.gate[:, 0], atol=1e-6)
+    assert torch.allclose(first[..., 1], 1 - trace.gate[:, 0], atol=1e-6)
+    # later: sigma * (read weights, sum 1) + (1 - sigma) * (R ones)
+    gate = trace.gate[:, 1:]
+    assert torch.allclose(trace.write_weights[:, 1:].sum(-1), gate + 2 * (1 - gate), atol=1e-5)
+    assert torch.equal(model(x, delayed_one_hot(labels, 3)), logits)
+
+
+def test_writes_go_to_the_least_used_slots_when_the_gate_is_closed():
+    model = _model(num_reads=1)
+    with torch.no_grad():                      # gate logit -> -50: always write to w^lu
+        model.heads.weight[5].zero_()
+        model.heads.bias[5] = -50.0
+    x, labels = torch.randn(1, 6, 6), torch.randint(0, 3, (1, 6))
+    _, trace = model(x, delayed_one_hot(labels, 3), return_trace=True)
+    for t in range(1, 6):
+        target = least_used(trace.usage[:, t - 1], 1)
+        assert torch.allclose(trace.write_weights[:, t, 0], target, atol=1e-6)
+
+
+def test_image_encoder_path():
+    model = MANN(input_size=16, n_way=2, controller_size=8, memory_slots=4, memory_width=3,
+                 num_reads=1, encoder=DownsampleFlatten(4))
+    images = torch.rand(2, 5, 1, 28, 28)
+    assert model(images, torch.zeros(2, 5, 2)).shape == (2, 5, 2)
+
+
+def test_bad_arguments():
+    model = _model()
+    with pytest.raises(ValueError, match="features"):
+        model(torch.randn(2, 5, 7), torch.zeros(2, 5, 3))
+    with pytest.raises(ValueError, match="prev_labels"):
+        model(torch.randn(2, 5, 6), torch.zeros(2, 4, 3))
+    with pytest.raises(ValueError, match="num_reads"):
+        MANN(4, 2, memory_slots=3, num_reads=4)
+    with pytest.raises(ValueError, match="gamma"):
+        MANN(4, 2, gamma=1.5)
+
+
+def tiny_binding_batch(generator, batch=32, n_way=2, instances=2, dim=8):
+    """Label-delayed sequences over random class prototypes: only in-episode binding helps."""
+    protos = torch.randn(batch, n_way, dim, generator=generator)
+    labels = torch.stack([torch.randperm(n_way * instances, generator=generator) % n_way
+                          for _ in range(batch)])
+    x = protos.gather(1, labels.unsqueeze(-1).expand(-1, -1, dim))
+    return x + 0.1 * torch.randn(x.shape, generator=generator), labels
+
+
+def train_tiny(model, steps=200, lr=3e-2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        x, labels = tiny_binding_batch(g)
+        loss = sequence_loss(model(x, delayed_one_hot(labels, 2)), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x, labels = tiny_binding_batch(torch.Generator().manual_seed(99), batch=256)
+    with torch.no_grad():
+        logits = model(x, delayed_one_hot(labels, 2))
+    return per_instance_accuracy(logits, labels, instance_counts(labels), 2)
+
+
+def test_mann_learns_a_tiny_binding_task():
+    torch.manual_seed(0)
+    model = MANN(8, 2, controller_size=24, memory_slots=6, memory_width=8, num_reads=1)
+    untrained = train_tiny(model, steps=0)
+    acc = train_tiny(model)
+    # the second presentation can only be answered by remembering the first one's label
+    assert untrained[1] < 0.7
+    assert acc[1] > 0.8
