@@ -230,3 +230,21 @@ def test_mismatched_shapes_raise_value_errors():
         linear_maml.adapted_weights(w, torch.zeros(4, 3, dtype=torch.float64), torch.zeros(5, dtype=torch.float64), 0.1)
     with pytest.raises(ValueError, match="inner_lr"):
         linear_maml.adapted_weights(w, torch.zeros(4, 3, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), -1.0)
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_vmap_matches_loop_for_conv4_with_batchnorm(first_order):
+    """BatchNorm + vmap: the per-task meta-gradients must equal the task loop's (float64, 2 steps)."""
+    from course_lib.episodes import TaskBatch
+    from course_lib.nets import Conv4
+
+    torch.manual_seed(0)
+    net = Conv4(5, hidden=4, pooling="stride").double()
+    g = torch.Generator().manual_seed(12)
+    batch = TaskBatch(torch.rand(2, 5, 1, 8, 8, generator=g, dtype=torch.float64), torch.arange(5).repeat(2, 1),
+                      torch.rand(2, 10, 1, 8, 8, generator=g, dtype=torch.float64),
+                      torch.arange(5).repeat_interleave(2).repeat(2, 1))
+    kw = dict(loss_fn=F.cross_entropy, inner_lr=0.4, inner_steps=2, first_order=first_order)
+    loop = maml.meta_gradient(net, batch, vectorize=False, **kw)
+    vec = maml.meta_gradient(net, batch, vectorize=True, **kw)
+    assert _rel_err(vec, loop) < 1e-10
