@@ -1,0 +1,52 @@
+"""Chapter 02/03 experiment helpers: training with checkpoints, evaluation, memory measure."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import gbml_experiments as gx
+from course_lib.data.sinusoid import SinusoidTaskFamily
+from course_lib.nets import MLP
+
+torch.set_num_threads(1)
+
+
+def test_train_sinusoid_checkpoints_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    run = gx.train_sinusoid("maml", 20, progress=False)
+    assert len(run.history.records["loss"]) == 20 and run.seconds_per_step > 0
+    files = list((tmp_path / "checkpoints").glob("sinusoid_maml_*_20.pt"))
+    assert len(files) == 1
+    again = gx.train_sinusoid("maml", 20, progress=False)  # loaded, not retrained
+    for a, b in zip(run.model.parameters(), again.model.parameters()):
+        assert torch.equal(a, b)
+    tasks, _ = gx.sinusoid_test_tasks(10, k_shot=5)
+    scores = gx.evaluate_sinusoid(run.model, tasks, inner_lr=0.01, steps=(0, 1))
+    assert len(scores[0]) == 10
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="method"):
+        gx.train_sinusoid("sgd", 1, checkpoint=False, progress=False)
+    with pytest.raises(ValueError, match="method"):
+        gx.train_omniglot("pretrained", 1, torch.zeros(10, 20, 28, 28), checkpoint=False, progress=False)
+
+
+def test_memory_measure_orders_the_methods():
+    model = MLP()
+    batch = SinusoidTaskFamily().sample_batch(5, 10, 10, torch.Generator().manual_seed(0))
+    mem = {m: gx.meta_step_memory(m, model, batch, loss_fn=F.mse_loss, device="cpu", inner_lr=0.01, inner_steps=3)[0]
+           for m in ("maml", "fomaml", "reptile")}
+    assert mem["maml"] > mem["fomaml"] > 0 and mem["reptile"] > 0
+    # MAML's graph grows with the number of inner steps, FOMAML's does not
+    more = gx.meta_step_memory("maml", model, batch, loss_fn=F.mse_loss, device="cpu", inner_lr=0.01, inner_steps=6)[0]
+    fo_more = gx.meta_step_memory("fomaml", model, batch, loss_fn=F.mse_loss, device="cpu", inner_lr=0.01, inner_steps=6)[0]
+    assert more > 1.5 * mem["maml"] and fo_more == mem["fomaml"]
+
+
+def test_autograd_peak_counts_saved_storage_once():
+    x = torch.randn(1000, requires_grad=True)
+    peak = gx.autograd_peak_bytes(lambda: (x * x).sum().backward())
+    assert peak == 4000  # x saved twice by mul, one storage
