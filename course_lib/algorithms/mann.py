@@ -1,23 +1,23 @@
 """Memory-augmented neural network (MANN) with least-recently-used access (LRUA).
 
 Santoro, Bartunov, Botvinick, Wierstra & Lillicrap (2016), "Meta-Learning with Memory-Augmented
-Neural Networks", ICML. The memory design descends from the Neural Turing Machine (Graves, Wayne &
+Neural Networks", ICML (arXiv:1605.06065, "One-shot Learning with Memory-Augmented Neural Networks"). The memory design descends from the Neural Turing Machine (Graves, Wayne &
 Danihelka 2014, arXiv:1410.5401); the Differentiable Neural Computer (Graves et al. 2016, Nature
 538) later replaced LRUA by learned allocation and temporal links.
 
 One step of the model, for a batch of ``B`` episodes, ``R`` read heads, ``S`` memory slots of width
-``W`` (the numbers refer to the paper's equations):
+``W``:
 
     controller:   h_t, c_t = LSTM([x_t, y_{t-1}, r_{t-1}], (h_{t-1}, c_{t-1}))
     key, gate:    k_t = tanh(W_k h_t)  [B,R,W],   alpha_t = W_a h_t  [B,R]
     content read: K(k, M(i)) = k . M(i) / (||k|| ||M(i)||)                          (cosine)
-                  w^r_t(i) = softmax_i( beta * K(k_t, M_t(i)) )                       (eq. 2)
-                  r_t = sum_i w^r_t(i) M_t(i)                                         (eq. 3)
-    LRUA write:   w^w_t = sigma(alpha_t) w^r_{t-1} + (1 - sigma(alpha_t)) w^lu_{t-1}  (eq. 7)
-                  M_t(i) = M_{t-1}(i) + w^w_t(i) k_t                                 (eq. 8)
+                  w^r_t(i) = softmax_i( beta * K(k_t, M_t(i)) )
+                  r_t = sum_i w^r_t(i) M_t(i)
+    LRUA write:   w^w_t = sigma(alpha_t) w^r_{t-1} + (1 - sigma(alpha_t)) w^lu_{t-1}
+                  M_t(i) = M_{t-1}(i) + w^w_t(i) k_t
                   (the single least-used slot is zeroed just before the write)
-    usage:        w^u_t = gamma w^u_{t-1} + w^r_t + w^w_t                             (eq. 5)
-                  w^lu_t(i) = 1 if w^u_t(i) is among the R smallest usages, else 0    (eq. 6)
+    usage:        w^u_t = gamma w^u_{t-1} + w^r_t + w^w_t
+                  w^lu_t(i) = 1 if w^u_t(i) is among the R smallest usages, else 0
                   (so, as in the paper, a head's write weights sum to sigma + (1 - sigma) R)
     output:       logits_t = W_o [h_t, r_t]
 
@@ -81,7 +81,7 @@ def least_used(usage: torch.Tensor, n: int) -> torch.Tensor:
 
 def lrua_write_weights(gate_logit: torch.Tensor, prev_read: torch.Tensor,
                        prev_least_used: torch.Tensor) -> torch.Tensor:
-    """Eq. 7: ``w^w = sigma(alpha) w^r_{t-1} + (1 - sigma(alpha)) w^lu_{t-1}``.
+    """LRUA write weights ``w^w = sigma(alpha) w^r_{t-1} + (1 - sigma(alpha)) w^lu_{t-1}``.
 
     gate_logit ``[B, R]``, prev_read ``[B, R, S]``, prev_least_used ``[B, S]`` -> ``[B, R, S]``.
     """
@@ -91,7 +91,7 @@ def lrua_write_weights(gate_logit: torch.Tensor, prev_read: torch.Tensor,
 
 def update_usage(prev_usage: torch.Tensor, read_weights: torch.Tensor,
                  write_weights: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Eq. 5: ``w^u_t = gamma w^u_{t-1} + sum_heads w^r_t + sum_heads w^w_t`` -> ``[B, S]``."""
+    """``w^u_t = gamma w^u_{t-1} + sum_heads w^r_t + sum_heads w^w_t`` -> ``[B, S]``."""
     return gamma * prev_usage + read_weights.sum(1) + write_weights.sum(1)
 
 
@@ -195,17 +195,17 @@ class MANN(nn.Module):
         keys = torch.tanh(head[:, : r * w]).view(b, r, w)                 # k_t      [B, R, W]
         gate_logit = head[:, r * w: r * w + r]                            # alpha_t  [B, R]
         strength = 1.0 + F.softplus(head[:, r * w + r:]) if self.key_strength else None
-        # LRUA write (eq. 7-8), using the usage of the previous step
+        # LRUA write, using the usage of the previous step
         prev_usage = state["usage"]
         order = torch.sort(prev_usage, dim=1, stable=True).indices       # least used first
         prev_lu = torch.zeros_like(prev_usage).scatter_(1, order[:, :r], 1.0)  # w^lu_{t-1}
         write_w = lrua_write_weights(gate_logit, state["read_weights"], prev_lu)
         erase = torch.ones_like(prev_usage).scatter_(1, order[:, :1], 0.0)    # zero the LU slot
         memory = state["memory"] * erase.unsqueeze(-1) + torch.einsum("brs,brw->bsw", write_w, keys)
-        # content-based read (eq. 2-3) from the updated memory
+        # content-based read from the updated memory
         read_w = content_read_weights(keys, memory, strength)             # w^r_t    [B, R, S]
         reads = torch.bmm(read_w, memory).reshape(b, r * w)               # r_t      [B, R*W]
-        usage = update_usage(prev_usage, read_w, write_w, self.gamma)     # eq. 5 (no gradient)
+        usage = update_usage(prev_usage, read_w, write_w, self.gamma)     # usage (no gradient)
         logits = self.output(torch.cat([h, reads], dim=-1))
         new_state = {"h": h, "c": c, "memory": memory, "read_weights": read_w,
                      "usage": usage.detach(), "reads": reads}
