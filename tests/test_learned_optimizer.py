@@ -201,7 +201,8 @@ def test_lstm_optimizer_learns_to_beat_untuned_sgd_on_held_out_quadratics():
     theta0 = test.initial_params(g)
     before = lo.optimize(net, test, theta0, 20).losses.mean().item()
     records = [trainer.step(i) for i in range(100)]
-    assert set(records[0]) == {"loss", "final_loss"}
+    assert set(records[0]) == {"loss", "final_loss", "window"}
+    assert [r["window"] for r in records[:4]] == [0.0, 1.0, 0.0, 1.0]
     after = lo.optimize(net, test, theta0, 20).losses.mean().item()
     sgd = lo.optimize(lo.SGDRule(1e-3), test, theta0, 20).losses.mean().item()
     assert after < 0.7 * before

@@ -434,7 +434,12 @@ class LSTMOptimizerTrainer:
         self._t = 0
 
     def step(self, step: int = 0) -> dict[str, float]:
-        """One truncated window = one meta-gradient step. Returns ``{"loss", "final_loss"}``."""
+        """One truncated window = one meta-gradient step.
+
+        Returns ``{"loss": meta-loss of the window, "final_loss": mean f(θ) at the window's end,
+        "window": index of the window within its run (0, 1, ...)}``; ``final_loss`` of the last
+        window of a run is the loss that run ended with.
+        """
         if self._problems is None or self._t >= self.horizon:
             self._new_problems()
         traj = optimize(self.net, self._problems, self._theta, self.unroll, state=self._state,
@@ -446,5 +451,6 @@ class LSTMOptimizerTrainer:
             nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
         self.meta_optimizer.step()
         self._theta, self._state = traj.theta.detach(), _detach(traj.state)
+        window = self._t // self.unroll
         self._t += self.unroll
-        return {"loss": meta_loss.item(), "final_loss": traj.losses[-1].mean().item()}
+        return {"loss": meta_loss.item(), "final_loss": traj.losses[-1].mean().item(), "window": float(window)}
