@@ -19,7 +19,9 @@ Two interchangeable implementations of the meta-loss:
 
 * ``vectorize=False``: a Python loop over tasks with :func:`torch.autograd.grad`.
 * ``vectorize=True``: :func:`torch.func.grad` for the inner loop and :func:`torch.func.vmap` over
-  the tasks of the batch (all tasks must have the same number of support/query examples).
+  the tasks of the batch (all tasks must have the same number of support/query examples). The
+  per-task meta-gradients are computed inside the vmap, ``vmap(grad(task_meta_loss))``, and then
+  averaged; see :func:`_vmap_meta_loss` for why not ``grad(vmap(...))``.
 
 Both give the same numbers (tested). Which one is faster depends on the model and the device; on
 CPU, ``benchmarks/maml_step.py`` measures both. :data:`DEFAULT_VECTORIZE` holds the measured winner.
@@ -30,7 +32,7 @@ Shapes: a task batch holds ``support_x [T, Ns, ...]``, ``support_y [T, Ns, ...]`
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -41,10 +43,10 @@ from course_lib.nets import params_of
 Params = dict[str, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
-# Measured on CPU (torch 2.13, 1 thread): vmap over 25 sinusoid tasks (MLP 1-40-40-1) is ~10x
-# faster than the task loop (about 10 ms vs 100 ms per meta-step), and for 5-way 1-shot Conv-4
-# episodes the two are within a few percent of each other, vmap slightly ahead. So vmap is the
-# default; ``benchmarks/maml_step.py`` re-measures it on your machine.
+# Measured on CPU (torch 2.13, 1 thread, busy shared machine): vmap over 25 sinusoid tasks
+# (MLP 1-40-40-1) is about 10x faster than the task loop (10 ms vs 100 ms per meta-step); for
+# 5-way 1-shot Conv-4 episodes vmap was 5-15 % faster (``benchmarks/maml_step.py`` re-measures
+# it on your machine). So vmap is the default.
 DEFAULT_VECTORIZE = True
 
 
