@@ -28,10 +28,10 @@ def test_relation_net_learns_pattern_classes():
     torch.manual_seed(0)
     images = pattern_classes(num_classes=30, flip=0.04, seed=0)
     train, test = images[:20], images[20:]
-    model = RelationNet(hidden=16, image_size=16)
-    before = evaluate_episodes(model, test, 5, 1, q_query=3, n_episodes=40, progress=False).mean
-    train_episodic(model, EpisodeSampler(train, 5, 1, 3, seed=0), 200, lr=3e-3, progress=False)
-    after = evaluate_episodes(model, test, 5, 1, q_query=3, n_episodes=40, progress=False).mean
+    model = RelationNet(hidden=8, image_size=16)
+    before = evaluate_episodes(model, test, 5, 1, q_query=2, n_episodes=30, progress=False).mean
+    train_episodic(model, EpisodeSampler(train, 5, 1, 2, seed=0), 150, lr=5e-3, progress=False)
+    after = evaluate_episodes(model, test, 5, 1, q_query=2, n_episodes=30, progress=False).mean
     assert after > 0.7 and after > before + 0.3, (before, after)
 
 
