@@ -87,6 +87,14 @@ def browser():
         chromium.close()
 
 
+def _error_outputs(page):
+    """Outputs that show a Python exception (JupyterLab renders tracebacks as stderr-like outputs)."""
+    return page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], "
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    ).filter(has_text="Traceback")
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_chapter_runs_in_jupyterlab(lab, browser, name):
     url, workdir = lab
@@ -102,23 +110,26 @@ def test_chapter_runs_in_jupyterlab(lab, browser, name):
     page.keyboard.press("Escape")
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    code_cells = page.locator(".jp-Notebook .jp-CodeCell")
-    count = code_cells.count()
     deadline = time.time() + 600
     while time.time() < deadline:
-        prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
-        done = [p for p in prompts if p.strip().startswith("[") and p.strip()[1:-2].strip().isdigit()]
-        if len(done) == count and "[*]:" not in "".join(prompts):
-            break
         time.sleep(2)
+        if _error_outputs(page).count():
+            break  # Run All stops at the first error; report it below
+        # Collapsed (solution) cells show no prompt; every visible prompt must carry a number.
+        prompts = [p.strip() for p in page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
+        if prompts and all(p[1:-2].strip().isdigit() for p in prompts):
+            break
     else:
         page.screenshot(path=str(shots / f"{Path(name).stem}-timeout.png"), full_page=True)
         pytest.fail(f"{name}: not every cell finished within 10 minutes")
     time.sleep(3)  # let widgets and figures render
+    showcase = page.locator(".jupyter-widgets.widget-container, .jp-OutputArea-output img")
+    if showcase.count():
+        showcase.first.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / f"{Path(name).stem}.png"), full_page=False)
     text = page.locator(".jp-Notebook").inner_text()
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback")
-    assert errors.count() == 0 and "Traceback (most recent call last)" not in text, f"{name}: an error output"
+    errors = _error_outputs(page)
+    assert errors.count() == 0, f"{name}: error output:\n{errors.first.inner_text()[-2000:] if errors.count() else ''}"
     assert "Error displaying widget" not in text, f"{name}: a widget failed to render"
     assert page.locator(".jp-OutputArea-output img").count() > 0, f"{name}: no figure rendered"
     widgets_expected = "ipywidgets" in (workdir / name).read_text() or "widgets" in (workdir / name).read_text()
