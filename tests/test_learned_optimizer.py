@@ -209,3 +209,20 @@ def test_lstm_optimizer_learns_to_beat_untuned_sgd_on_held_out_quadratics():
     assert after < sgd
     # the trainer carries theta over between windows and draws new problems after the horizon
     assert trainer._t in (10, 20)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_lstm_optimizer_runs_on_cuda_like_on_cpu():
+    g = torch.Generator().manual_seed(9)
+    problems = lo.QuadraticProblems.sample(4, 5, g)
+    theta0 = problems.initial_params(g)
+    net = lo.LSTMOptimizer()
+    cpu = lo.optimize(net, problems, theta0, 10).losses
+    cuda_problems = lo.QuadraticProblems(problems.W.cuda(), problems.y.cuda())
+    gpu = lo.optimize(net.cuda(), cuda_problems, theta0.cuda(), 10).losses
+    assert gpu.device.type == "cuda"
+    assert torch.allclose(gpu.cpu(), cpu, rtol=1e-3, atol=1e-4)
+    trainer = lo.LSTMOptimizerTrainer(net, lambda g: lo.QuadraticProblems.sample(4, 5, g, device="cuda"),
+                                      horizon=10, unroll=5)
+    assert math.isfinite(trainer.step(0)["loss"])

@@ -195,3 +195,18 @@ def test_step_size_table_and_state_dict_hold_every_alpha():
     keys = learner.state_dict().keys()
     assert sum(k.startswith("alphas.") for k in keys) == 4
     assert sum(k.startswith("model.") for k in keys) == 4
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_meta_sgd_on_cuda_matches_cpu():
+    b = random_batch(dtype=torch.float32)
+    cpu = ms.MetaSGD(tiny_model(torch.float32), (0.01, 0.1), generator=torch.Generator().manual_seed(0))
+    gpu = ms.MetaSGD(tiny_model(torch.float32), (0.01, 0.1), generator=torch.Generator().manual_seed(0)).cuda()
+    b_gpu = SimpleNamespace(**{k: v.cuda() for k, v in vars(b).items()})
+    loss_cpu, loss_gpu = cpu.meta_loss(b), gpu.meta_loss(b_gpu)
+    loss_cpu.backward()
+    loss_gpu.backward()
+    assert loss_gpu.item() == pytest.approx(loss_cpu.item(), rel=1e-4)
+    for a, c in zip(gpu.alphas, cpu.alphas):
+        assert torch.allclose(a.grad.cpu(), c.grad, rtol=1e-3, atol=1e-5)
