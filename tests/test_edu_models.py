@@ -90,3 +90,19 @@ def test_bad_inputs_raise_clear_errors(cls):
         model(torch.tensor([[1, 4]]), torch.tensor([[0, 1]]))
     with pytest.raises(ValueError, match=r"\[B, T\]"):
         model(torch.tensor([1, 2]), torch.tensor([0, 1]))
+
+
+def test_dkvmn_run_memory_equals_step_by_step_equations():
+    torch.manual_seed(1)
+    model = DKVMN(4, 3, 5, 6, 4)
+    skills = torch.tensor([[1, 3, 2, 0], [4, 4, 1, 2]])
+    correct = torch.tensor([[1, 0, 1, 0], [0, 1, 1, 0]])
+    reads, final = model.run_memory(skills, correct)
+    memory = model.initial_memory(2)
+    for t in range(4):
+        w = correlation_weights(model.question_embed(skills[:, t]), model.key_memory)
+        assert torch.allclose(reads[:, t], read_memory(memory, w), atol=1e-6)
+        v = model.answer_embed(torch.where(skills[:, t] > 0, skills[:, t] + 4 * correct[:, t], 0))
+        real = (skills[:, t] > 0).float().unsqueeze(1)
+        memory = write_memory(memory, w * real, torch.sigmoid(model.erase(v)), torch.tanh(model.add(v)))
+    assert torch.allclose(final, memory, atol=1e-6)

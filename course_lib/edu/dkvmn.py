@@ -102,12 +102,16 @@ class DKVMN(nn.Module):
         erase = torch.sigmoid(self.erase(values))
         add = torch.tanh(self.add(values))
         real = (skills > 0).unsqueeze(-1).to(values.dtype)                    # [B, T, 1]
-        weights_write = weights * real                                        # no write on padding
+        w_write = (weights * real).unsqueeze(-1)                              # [B, T, N, 1], no write on padding
+        # write_memory(M, w, e, a) = M * (1 - w e) + w a; the factors do not depend on M, so they are
+        # computed for all steps at once and the sequential loop is one multiply-add per step
+        keep = 1 - w_write * erase.unsqueeze(2)                               # [B, T, N, d_v]
+        put = w_write * add.unsqueeze(2)                                      # [B, T, N, d_v]
         memory = self.initial_memory(batch)
         reads = []
         for t in range(steps):
             reads.append(read_memory(memory, weights[:, t]))
-            memory = write_memory(memory, weights_write[:, t], erase[:, t], add[:, t])
+            memory = torch.addcmul(put[:, t], memory, keep[:, t])
         reads = torch.stack(reads, dim=1) if reads else keys.new_zeros(batch, 0, memory.shape[-1])
         return reads, memory
 
