@@ -76,3 +76,33 @@ def load_results(folder: Path | None = None) -> dict[str, dict]:
         except (OSError, json.JSONDecodeError) as err:
             records[path.stem] = {"error": f"{path.name}: {err}"}
     return records
+
+
+def flatten_results(records: dict[str, dict]) -> list[dict]:
+    """One row per number: ``{"chapter", "metric", "value", "budget", "device", "written_at"}``.
+
+    Nested dicts become dotted metric names (``"sinusoid.maml.mse_10_steps"``); lists of numbers
+    are kept as one row each with an index (``"curve[3]"``) only when they hold at most 10 values,
+    longer curves are left out of tables. Records that failed to load give one row with the error.
+    """
+    rows = []
+
+    def walk(chapter, meta, prefix, value):
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(chapter, meta, f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            if len(value) <= 10 and all(isinstance(v, (int, float)) or v is None for v in value):
+                for i, sub in enumerate(value):
+                    walk(chapter, meta, f"{prefix}[{i}]", sub)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append({"chapter": chapter, "metric": prefix, "value": value, **meta})
+
+    for chapter, record in sorted(records.items()):
+        if "error" in record:
+            rows.append({"chapter": chapter, "metric": "error", "value": record["error"],
+                         "budget": None, "device": None, "written_at": None})
+            continue
+        meta = {k: record.get(k) for k in ("budget", "device", "written_at")}
+        walk(chapter, meta, "", record.get("results", {}))
+    return rows
