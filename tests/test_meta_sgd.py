@@ -17,7 +17,7 @@ def tiny_model(dtype=torch.float64) -> nn.Module:
 
 def random_batch(tasks=3, k=5, q=6, dtype=torch.float64, seed=1):
     g = torch.Generator().manual_seed(seed)
-    r = lambda n: torch.randn(tasks, n, 1, generator=g, dtype=dtype)  # noqa: E731
+    r = lambda n: torch.randn(tasks, n, 1, generator=g, dtype=dtype)
     return SimpleNamespace(support_x=r(k), support_y=r(k), query_x=r(q), query_y=r(q))
 
 
@@ -88,8 +88,8 @@ def test_adapt_matches_manual_steps_and_keeps_shapes():
         loss = F.mse_loss(torch.func.functional_call(model, current, (sx,)), sy)
         grads = torch.autograd.grad(loss, list(current.values()))
         manual = {n: (p - alpha[n] * g).detach() for (n, p), g in zip(current.items(), grads)}
-    for n in params:
-        assert adapted[n].shape == params[n].shape
+    for n, p in params.items():
+        assert adapted[n].shape == p.shape
         assert torch.allclose(adapted[n], manual[n], atol=1e-12)
 
 

@@ -39,8 +39,16 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "preprocess_gradients", "LSTMOptimizer", "SGDRule", "AdamRule", "QuadraticProblems",
-    "SinusoidMLPProblems", "Trajectory", "optimize", "tune_learning_rate", "LSTMOptimizerTrainer",
+    "AdamRule",
+    "LSTMOptimizer",
+    "LSTMOptimizerTrainer",
+    "QuadraticProblems",
+    "SGDRule",
+    "SinusoidMLPProblems",
+    "Trajectory",
+    "optimize",
+    "preprocess_gradients",
+    "tune_learning_rate",
 ]
 
 
@@ -192,7 +200,7 @@ class QuadraticProblems:
 
     @classmethod
     def sample(cls, num_problems: int, dim: int = 10, generator: torch.Generator | None = None,
-               device=None, dtype=torch.float32, init_std: float = 0.01) -> "QuadraticProblems":
+               device=None, dtype=torch.float32, init_std: float = 0.01) -> QuadraticProblems:
         """Draw ``num_problems`` quadratics in ``dim`` dimensions."""
         if num_problems < 1 or dim < 1:
             raise ValueError(f"need num_problems >= 1 and dim >= 1, got {num_problems}, {dim}")
@@ -245,7 +253,7 @@ class SinusoidMLPProblems:
     @classmethod
     def sample(cls, num_problems: int, num_points: int = 20, hidden: int = 20,
                generator: torch.Generator | None = None, device=None,
-               dtype=torch.float32) -> "SinusoidMLPProblems":
+               dtype=torch.float32) -> SinusoidMLPProblems:
         amplitude = 0.1 + 4.9 * torch.rand(num_problems, 1, generator=generator, dtype=dtype)
         phase = math.pi * torch.rand(num_problems, 1, generator=generator, dtype=dtype)
         x = -5 + 10 * torch.rand(num_problems, num_points, generator=generator, dtype=dtype)

@@ -12,10 +12,10 @@ from course_lib.algorithms.meta_sgd import meta_sgd_update
 from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
 
 __all__ = [
-    "check_meta_sgd_step",
-    "check_meta_parameter_count",
-    "check_preprocess",
     "check_max_stable_lr",
+    "check_meta_parameter_count",
+    "check_meta_sgd_step",
+    "check_preprocess",
 ]
 
 
