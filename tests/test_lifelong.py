@@ -93,6 +93,10 @@ def test_stream_bad_arguments():
         TaskStream(images, alphabets, order=["alpha0", "alpha0"], train_per_class=7)
     with pytest.raises(ValueError, match="train_per_class"):
         TaskStream(images, alphabets, train_per_class=10)
+    with pytest.raises(ValueError, match="test_per_class"):
+        TaskStream(images, alphabets, train_per_class=7, test_per_class=4)
+    short = TaskStream(images, alphabets, train_per_class=7, test_per_class=2)
+    assert all(t.test_x.shape[0] == 2 * t.num_classes for t in short)
     with pytest.raises(ValueError, match="memory_per_class"):
         TaskStream(images, alphabets, train_per_class=5, memory_per_class=6)
     with pytest.raises(ValueError, match="alphabets has"):

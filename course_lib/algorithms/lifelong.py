@@ -149,6 +149,8 @@ class TaskStream(Sequence):
         None: alphabets in order of first appearance; "shuffle": a random order drawn with
         ``seed``; a list: exactly these alphabets in this order (a subset is allowed).
     train_per_class : int   drawings per character used for training; the rest are test drawings
+    test_per_class : int or None   use only this many of the remaining drawings as the test set
+        (None: all of them). Fewer test drawings make testing cheaper and noisier.
     memory_per_class : int  drawings per character an episodic memory keeps (<= train_per_class)
     seed : int              which drawings go to train / test / memory (and the shuffled order)
 
@@ -164,6 +166,7 @@ class TaskStream(Sequence):
         *,
         order: None | str | Sequence[str] = None,
         train_per_class: int = 15,
+        test_per_class: int | None = None,
         memory_per_class: int = 2,
         seed: int = 0,
     ) -> None:
@@ -181,6 +184,14 @@ class TaskStream(Sequence):
             raise ValueError(
                 f"train_per_class={train_per_class!r} is not possible: each character has {per_class} drawings, "
                 f"so choose 1..{per_class - 1} (the rest are the test drawings)"
+            )
+        left = per_class - train_per_class
+        if test_per_class is None:
+            test_per_class = left
+        if not (isinstance(test_per_class, int) and 1 <= test_per_class <= left):
+            raise ValueError(
+                f"test_per_class={test_per_class!r} is not possible: with train_per_class={train_per_class} "
+                f"there are {left} drawings left per character, so choose 1..{left} (or None for all)"
             )
         if not (isinstance(memory_per_class, int) and 1 <= memory_per_class <= train_per_class):
             raise ValueError(
@@ -206,6 +217,7 @@ class TaskStream(Sequence):
                 raise ValueError("order is empty: a stream needs at least one task")
 
         self.train_per_class = train_per_class
+        self.test_per_class = test_per_class
         self.memory_per_class = memory_per_class
         self.seed = seed
         self.tasks: list[Task] = []
@@ -218,7 +230,7 @@ class TaskStream(Sequence):
             block = torch.gather(block, 1, perm[:, :, None, None].expand_as(block))
             train_images = block[:, :train_per_class].contiguous()
             train_x, train_y = _flatten(train_images)
-            test_x, test_y = _flatten(block[:, train_per_class:])
+            test_x, test_y = _flatten(block[:, train_per_class : train_per_class + test_per_class])
             memory_x, memory_y = _flatten(train_images[:, :memory_per_class])
             self.tasks.append(
                 Task(
@@ -263,8 +275,8 @@ class TaskStream(Sequence):
     def __repr__(self) -> str:
         parts = ", ".join(f"{t.name} ({t.num_classes})" for t in self.tasks)
         return (
-            f"TaskStream({len(self)} tasks: {parts}; {self.train_per_class} train drawings per class, "
-            f"memory {self.memory_per_class} per class)"
+            f"TaskStream({len(self)} tasks: {parts}; {self.train_per_class} train and {self.test_per_class} "
+            f"test drawings per class, memory {self.memory_per_class} per class)"
         )
 
 
