@@ -14,7 +14,7 @@ from torch import Tensor
 
 from course_lib.algorithms.one_shot_eval import as_scorer, run_scores
 
-__all__ = ["rank_training_characters", "plot_one_shot_item", "one_shot_explorer"]
+__all__ = ["one_shot_explorer", "plot_one_shot_item", "rank_training_characters"]
 
 
 def rank_training_characters(scorer, run, item: int, device="cpu") -> tuple[Tensor, Tensor]:

@@ -2,8 +2,8 @@ import math
 
 import pytest
 import torch
-
 from _fewshot_data import blob_classes, mlp_encoder
+
 from course_lib.algorithms.matching import MatchingNet, attention_log_probs
 from course_lib.algorithms.metric_training import train_episodic
 from course_lib.algorithms.one_shot_eval import evaluate_episodes

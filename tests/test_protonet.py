@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from _fewshot_data import blob_classes, mlp_encoder
+
 from course_lib.algorithms.metric_training import train_episodic
 from course_lib.algorithms.one_shot_eval import evaluate_episodes, pixel_scorer
 from course_lib.algorithms.protonet import (

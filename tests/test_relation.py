@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from _fewshot_data import pattern_classes
+
 from course_lib.algorithms.metric_training import train_episodic
 from course_lib.algorithms.one_shot_eval import evaluate_episodes
 from course_lib.algorithms.relation import RelationNet

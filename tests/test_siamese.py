@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from _fewshot_data import blob_classes, mlp_encoder
+
 from course_lib.algorithms.metric_training import train_siamese
 from course_lib.algorithms.one_shot_eval import evaluate_episodes
 from course_lib.algorithms.siamese import PairSampler, SiameseNet, sample_pairs
@@ -23,7 +23,7 @@ def test_rotated_pairs_rotate_both_images_of_a_same_pair():
     g = torch.Generator().manual_seed(0)
     images = (torch.rand(5, 3, 6, 6, generator=g) < 0.5).float()
     images[:, :] = images[:, :1]  # all drawings of a class identical
-    x1, x2, same = sample_pairs(images, 20, torch.Generator().manual_seed(1), rotations=True)
+    x1, x2, _ = sample_pairs(images, 20, torch.Generator().manual_seed(1), rotations=True)
     assert torch.equal(x1[:10], x2[:10])
 
 

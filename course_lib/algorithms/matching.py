@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from course_lib.algorithms.protonet import cosine_similarity
 from course_lib.nets import Conv4
 
-__all__ = ["MatchingNet", "attention_log_probs", "SupportEncoderLSTM", "AttentionLSTM"]
+__all__ = ["AttentionLSTM", "MatchingNet", "SupportEncoderLSTM", "attention_log_probs"]
 
 
 def attention_log_probs(similarity: Tensor, support_y: Tensor, n_way: int) -> Tensor:

@@ -29,16 +29,16 @@ from course_lib.metrics import mean_ci
 
 __all__ = [
     "LAKE_REFERENCE_ERRORS",
+    "EpisodeEvaluation",
+    "LakeEvaluation",
     "Scorer",
     "as_scorer",
-    "pixel_scorer",
-    "embedding_scorer",
-    "run_scores",
-    "evaluate_lake_runs",
-    "evaluate_episodes",
-    "LakeEvaluation",
-    "EpisodeEvaluation",
     "embedding_pca",
+    "embedding_scorer",
+    "evaluate_episodes",
+    "evaluate_lake_runs",
+    "pixel_scorer",
+    "run_scores",
 ]
 
 Scorer = Callable[[Tensor, Tensor, Tensor, int], Tensor]

@@ -33,14 +33,14 @@ from course_lib.nets import Conv4
 
 __all__ = [
     "METRICS",
-    "prototypes",
-    "squared_euclidean",
+    "ProtoNet",
     "cosine_similarity",
-    "proto_scores",
     "linear_head_from_prototypes",
     "linear_scores",
-    "ProtoNet",
+    "proto_scores",
     "protomaml_adapt",
+    "prototypes",
+    "squared_euclidean",
 ]
 
 METRICS = ("sqeuclidean", "cosine")

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from course_lib.nets import Conv4
 
-__all__ = ["SiameseNet", "sample_pairs", "PairSampler"]
+__all__ = ["PairSampler", "SiameseNet", "sample_pairs"]
 
 
 def sample_pairs(images: Tensor, n_pairs: int, generator: torch.Generator | None = None,
