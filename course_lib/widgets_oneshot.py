@@ -50,13 +50,13 @@ def plot_one_shot_item(run, item: int, scores: Tensor, title: str = "", cmap: st
     fig = plt.figure(figsize=(cols * 0.95 + 2.4, rows * 1.15 + 0.4))
     grid = fig.add_gridspec(rows, cols + 2, wspace=0.15, hspace=0.45)
     ax = fig.add_subplot(grid[:, :2])
-    ax.imshow(run.test_images[item].cpu(), cmap=cmap, vmin=0, vmax=1)
+    ax.imshow(run.test_images[item].detach().cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
     ax.set_xticks([]), ax.set_yticks([])
     verdict = "right" if choice == truth else "wrong"
     ax.set_title(f"test item {item}\nmodel is {verdict}", color="green" if choice == truth else "red", fontsize=10)
     for rank, j in enumerate(order):
         a = fig.add_subplot(grid[rank // cols, 2 + rank % cols])
-        a.imshow(run.train_images[j].cpu(), cmap=cmap, vmin=0, vmax=1)
+        a.imshow(run.train_images[j].detach().cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
         a.set_xticks([]), a.set_yticks([])
         for spine in a.spines.values():
             spine.set_visible(False)
