@@ -77,7 +77,7 @@ def test_stream_order_and_no_class_overlap(stream):
 
 
 def test_stream_explicit_and_shuffled_order():
-    images, alphabets, characters = synthetic_charset()
+    images, alphabets, _ = synthetic_charset()
     s = TaskStream(images, alphabets, order=["alpha2", "alpha0"], train_per_class=7)
     assert s.names == ["alpha2", "alpha0"] and len(s) == 2
     a = TaskStream(images, alphabets, order="shuffle", seed=3, train_per_class=7).names

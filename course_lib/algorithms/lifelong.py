@@ -60,26 +60,26 @@ from course_lib.episodes import EpisodeSampler
 from course_lib.nets import Conv4
 
 __all__ = [
-    "Task",
-    "TaskStream",
     "ContinualLearner",
-    "NaiveFineTuning",
     "ExperienceReplay",
+    "NaiveFineTuning",
     "OnlinePrototypeLearner",
     "StreamResult",
-    "run_stream",
-    "compare_learners",
-    "prototype_logits",
-    "prototype_accuracy",
-    "check_accuracy_matrix",
+    "Task",
+    "TaskStream",
     "average_accuracy",
     "backward_transfer",
-    "forward_transfer",
-    "forgetting",
+    "check_accuracy_matrix",
+    "compare_learners",
     "first_task_drop",
-    "summarize",
+    "forgetting",
+    "forward_transfer",
     "plot_accuracy_matrices",
     "plot_task_curves",
+    "prototype_accuracy",
+    "prototype_logits",
+    "run_stream",
+    "summarize",
 ]
 
 

@@ -12,9 +12,9 @@ from course_lib.exercises._core import check_close, check_function, check_true, 
 
 __all__ = [
     "check_backward_transfer",
+    "check_first_task_drop",
     "check_forgetting",
     "check_prototype_logits",
-    "check_first_task_drop",
 ]
 
 # Hand-made accuracy matrices (row i: after task i; column j: tested on task j). They are chosen
@@ -39,7 +39,7 @@ def _diagnose_bwt(fn) -> str | None:
     try:
         value = _call(fn, R)
         value = None if value is None else float(value)
-    except Exception:  # the generic check reports exceptions
+    except Exception:  # noqa: BLE001 - the generic check reports exceptions
         return None
     if value is None or math.isclose(value, lifelong.backward_transfer(R), abs_tol=1e-9):
         return None
@@ -75,7 +75,7 @@ def check_forgetting(fn) -> bool:
         R = _MATRICES[1]
         try:
             value = _call(fn, R)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the generic check reports exceptions
             value = None
         if value is not None and not math.isclose(float(value), lifelong.forgetting(R), abs_tol=1e-9):
             value = float(value)
