@@ -29,6 +29,8 @@ course: $(STAMP)
 	$(BIN)/python tools/build_course.py
 
 bench: $(STAMP)
+	-$(BIN)/python -m pip install -q higher
+	-$(BIN)/python -m pip install -q --no-deps torchopt optree graphviz
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
