@@ -43,10 +43,12 @@ from course_lib.nets import params_of
 Params = dict[str, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
-# Measured on CPU (torch 2.13, 1 thread, busy shared machine): vmap over 25 sinusoid tasks
-# (MLP 1-40-40-1) is about 10x faster than the task loop (10 ms vs 100 ms per meta-step); for
-# 5-way 1-shot Conv-4 episodes vmap was 5-15 % faster (``benchmarks/maml_step.py`` re-measures
-# it on your machine). So vmap is the default.
+# Measured on CPU (torch 2.13, 1 thread, busy shared 2-core machine, so +-20 % noise):
+# * sinusoid MLP 1-40-40-1, 25 tasks: vmap ~10 ms vs task loop ~100 ms per meta-step -> vmap;
+# * Conv-4, 5-way 1-shot, 4 tasks (benchmarks/maml_step.py): task loop ~760 ms vs vmap ~870 ms,
+#   because vmap(grad(...)) materialises per-task gradients [T, ...] of every parameter.
+# So vmap is the default and the Omniglot experiments pass ``vectorize=False``
+# (``course_lib.gbml_experiments.train_omniglot``). Re-measure on your hardware.
 DEFAULT_VECTORIZE = True
 
 
