@@ -102,16 +102,16 @@ class DKVMN(nn.Module):
         erase = torch.sigmoid(self.erase(values))
         add = torch.tanh(self.add(values))
         real = (skills > 0).unsqueeze(-1).to(values.dtype)                    # [B, T, 1]
-        w_write = (weights * real).unsqueeze(-1)                              # [B, T, N, 1], no write on padding
-        # write_memory(M, w, e, a) = M * (1 - w e) + w a; the factors do not depend on M, so they are
-        # computed for all steps at once and the sequential loop is one multiply-add per step
-        keep = 1 - w_write * erase.unsqueeze(2)                               # [B, T, N, d_v]
-        put = w_write * add.unsqueeze(2)                                      # [B, T, N, d_v]
+        # unbind once: indexing [:, t] inside the loop would make autograd build a full-size zero
+        # gradient for every step (quadratic in T)
+        read_w = weights.unbind(1)
+        write_w = (weights * real).unbind(1)                                  # no write on padding
+        erase_t, add_t = erase.unbind(1), add.unbind(1)
         memory = self.initial_memory(batch)
         reads = []
         for t in range(steps):
-            reads.append(read_memory(memory, weights[:, t]))
-            memory = torch.addcmul(put[:, t], memory, keep[:, t])
+            reads.append(read_memory(memory, read_w[t]))
+            memory = write_memory(memory, write_w[t], erase_t[t], add_t[t])
         reads = torch.stack(reads, dim=1) if reads else keys.new_zeros(batch, 0, memory.shape[-1])
         return reads, memory
 
