@@ -1,4 +1,4 @@
-"""Chapter 02/03 experiment helpers: training with checkpoints, evaluation, memory measure."""
+"""Chapter 02/03 experiment functions: training with checkpoints, evaluation, memory measure."""
 
 from __future__ import annotations
 
