@@ -54,7 +54,7 @@ def lab(tmp_path_factory):
     log = open(workdir / "jupyter.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--LabApp.user_settings_dir={settings}", f"--ServerApp.root_dir={workdir}", "--ServerApp.open_browser=False",
+         f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workdir / 'workspaces'}", f"--ServerApp.root_dir={workdir}", "--ServerApp.open_browser=False",
          "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )
@@ -103,36 +103,38 @@ def test_chapter_runs_in_jupyterlab(lab, browser, name):
     shots = ROOT / "build" / "browser"
     shots.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.goto(f"{url}/lab/tree/{name}?reset&token={TOKEN}", timeout=120_000)  # reset: no restored tabs
+    notebook = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+    notebook.locator(".jp-Cell").first.wait_for(timeout=120_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.click(".jp-Notebook .jp-Cell")
+    notebook.locator(".jp-Cell").first.click()
     page.keyboard.press("Escape")
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    deadline = time.time() + 600
+    deadline = time.time() + 420
     while time.time() < deadline:
         time.sleep(2)
         if _error_outputs(page).count():
             break  # Run All stops at the first error; report it below
         # Collapsed (solution) cells show no prompt; every visible prompt must carry a number.
-        prompts = [p.strip() for p in page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
+        prompts = [p.strip() for p in notebook.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
         if prompts and all(p[1:-2].strip().isdigit() for p in prompts):
             break
     else:
         page.screenshot(path=str(shots / f"{Path(name).stem}-timeout.png"), full_page=True)
-        pytest.fail(f"{name}: not every cell finished within 10 minutes")
+        pytest.fail(f"{name}: not every cell finished within 7 minutes")
     time.sleep(3)  # let widgets and figures render
-    showcase = page.locator(".jupyter-widgets.widget-container, .jp-OutputArea-output img")
-    if showcase.count():
-        showcase.first.scroll_into_view_if_needed()
+    for showcase in (notebook.locator(".widget-container.widget-box"), notebook.locator(".jp-OutputArea-output img")):
+        if showcase.count():  # show an interactive widget if there is one, else a figure
+            showcase.last.scroll_into_view_if_needed()
+            break
     page.screenshot(path=str(shots / f"{Path(name).stem}.png"), full_page=False)
-    text = page.locator(".jp-Notebook").inner_text()
+    text = notebook.inner_text()
     errors = _error_outputs(page)
     assert errors.count() == 0, f"{name}: error output:\n{errors.first.inner_text()[-2000:] if errors.count() else ''}"
     assert "Error displaying widget" not in text, f"{name}: a widget failed to render"
-    assert page.locator(".jp-OutputArea-output img").count() > 0, f"{name}: no figure rendered"
+    assert notebook.locator(".jp-OutputArea-output img").count() > 0, f"{name}: no figure rendered"
     widgets_expected = "ipywidgets" in (workdir / name).read_text() or "widgets" in (workdir / name).read_text()
     if widgets_expected and name != "00_start_here.ipynb":
-        assert page.locator(".jupyter-widgets").count() > 0, f"{name}: no widget rendered"
+        assert notebook.locator(".jupyter-widgets").count() > 0, f"{name}: no widget rendered"
     page.close()
