@@ -289,7 +289,7 @@ def maml_step(
 # --------------------------------------------------------------------------------------------
 # evaluation: adapt on support, measure on query after several numbers of steps
 # --------------------------------------------------------------------------------------------
-def _batched_adapt(model, params, support_x, support_y, loss_fn, inner_lr, inner_steps, params_batched):
+def batched_fine_tune(model, params, support_x, support_y, loss_fn, inner_lr, inner_steps, params_batched):
     """Plain fine-tuning (no graph) of every task of a batch at once: ``{name: [T, ...]}``."""
     def support_loss(p, x, y):
         return task_loss(model, p, x, y, loss_fn)
@@ -342,7 +342,7 @@ def evaluate_adaptation(
             phi, done = theta, 0
             for s in steps:
                 if s > done:
-                    phi = _batched_adapt(model, phi, sx, sy, loss_fn, inner_lr, s - done, done > 0)
+                    phi = batched_fine_tune(model, phi, sx, sy, loss_fn, inner_lr, s - done, done > 0)
                     done = s
                 with torch.no_grad():
                     if done == 0:

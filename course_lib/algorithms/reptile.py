@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.func import grad, vmap
+from torch.func import vmap
 
-from course_lib.algorithms.maml import LossFn, Params, adapt, check_inner_args, check_task, task_loss
+from course_lib.algorithms.maml import LossFn, Params, adapt, batched_fine_tune, check_inner_args, check_task, task_loss
 from course_lib.nets import params_of
 
 
@@ -75,17 +75,7 @@ def adapted_weights(
         ]
         return {n: torch.stack([phi[n] for phi in per_task]) for n in theta}
 
-    def support_loss(p, x, y):
-        return task_loss(model, p, x, y, loss_fn)
-
-    def one_task(p, x, y):
-        for _ in range(inner_steps):
-            g = grad(support_loss)(p, x, y)
-            p = {n: p[n] - inner_lr * g[n] for n in p}
-        return p
-
-    with torch.no_grad():
-        return vmap(one_task, in_dims=(None, 0, 0), randomness="same")(theta, support_x, support_y)
+    return batched_fine_tune(model, theta, support_x, support_y, loss_fn, inner_lr, inner_steps, params_batched=False)
 
 
 def reptile_direction(model: nn.Module, params: Params, batch, **kwargs) -> Params:
