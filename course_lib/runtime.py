@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,19 @@ class RuntimeInfo:
     threads: int
 
 
+def enable_hosted_widgets() -> bool:
+    """On Colab, turn on its custom widget manager (ipywidgets 8 does not render without it).
+
+    Returns True if it did so; elsewhere (JupyterLab, classic Notebook, plain Python) it does nothing.
+    """
+    if "google.colab" not in sys.modules:
+        return False
+    from google.colab import output  # available exactly when running on Colab
+
+    output.enable_custom_widget_manager()
+    return True
+
+
 def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> RuntimeInfo:
     """Seed everything, pick the device and budget, and print one banner line.
 
@@ -148,6 +162,7 @@ def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> Runt
     budget = get_budget()
     dev = get_device(device)
     threads = configure_threads()
+    enable_hosted_widgets()
     seed_everything(seed)
     info = RuntimeInfo(device=dev, budget=budget, seed=seed, data_dir=data_dir(), threads=threads)
     if not quiet:

@@ -75,7 +75,7 @@ def test_install_block_installs_course_lib_into_a_fresh_environment(tmp_path):
         "assert spec is not None, 'course_lib was not installed'\n"
         "print(pathlib.Path(spec.origin).parent)\n"
     )
-    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=600)
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     installed = Path(out.stdout.strip().splitlines()[-1])
     assert installed.parent != ROOT, "the fresh environment imported the checkout, not an installed copy"

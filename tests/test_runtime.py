@@ -76,3 +76,19 @@ def test_cuda_device_runs_a_conv(monkeypatch):
     x = torch.randn(2, 1, 28, 28, device=device)
     y = torch.nn.Conv2d(1, 4, 3).to(device)(x)
     assert y.is_cuda
+
+
+def test_hosted_widgets_only_on_colab(monkeypatch):
+    import sys
+    import types
+
+    from course_lib.runtime import enable_hosted_widgets
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert enable_hosted_widgets() is False
+    calls = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(1))
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert enable_hosted_widgets() is True and calls == [1]
