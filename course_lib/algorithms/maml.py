@@ -43,12 +43,15 @@ from course_lib.nets import params_of
 Params = dict[str, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
-# Measured on CPU (torch 2.13, 1 thread, busy shared 2-core machine, so +-20 % noise):
-# * sinusoid MLP 1-40-40-1, 25 tasks: vmap ~10 ms vs task loop ~100 ms per meta-step -> vmap;
-# * Conv-4, 5-way 1-shot, 4 tasks (benchmarks/maml_step.py): task loop ~760 ms vs vmap ~870 ms,
+# Measured on CPU (torch 2.13, quiet 2-core x86_64 machine, benchmarks/maml_step.py, +-10 % noise):
+# * sinusoid MLP 1-40-40-1, 25 tasks: vmap 4-6 ms per meta-step (chapter 02), the task loop about
+#   ten times slower -> vmap;
+# * Conv-4, 5-way 1-shot: with 2 threads vmap is fastest (4 tasks: vmap 53, loop 69 ms; 8 tasks:
+#   vmap 105, loop 111 ms); with 1 thread the loop wins (8 tasks: loop ~145 ms, vmap ~165-190 ms),
 #   because vmap(grad(...)) materialises per-task gradients [T, ...] of every parameter.
-# So vmap is the default and the Omniglot experiments pass ``vectorize=False``
-# (``course_lib.gbml_experiments.train_omniglot``). Re-measure on your hardware.
+# So vmap is the default, and the Omniglot experiments pass ``vectorize=False``
+# (``course_lib.gbml_experiments.train_omniglot``): faster on one thread, within 6 % on two.
+# Re-measure on your hardware.
 DEFAULT_VECTORIZE = True
 
 
