@@ -47,7 +47,7 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 # * sinusoid MLP 1-40-40-1, 25 tasks: vmap 4-6 ms per meta-step (chapter 02), the task loop about
 #   ten times slower -> vmap;
 # * Conv-4, 5-way 1-shot: with 2 threads vmap is fastest (4 tasks: vmap 53, loop 69 ms; 8 tasks:
-#   vmap 105, loop 111 ms); with 1 thread the loop wins (8 tasks: loop ~145 ms, vmap ~165-190 ms),
+#   vmap 105, loop 111 ms); with 1 thread the loop wins (8 tasks: loop 144-179 ms, vmap 164-199 ms; torchopt 129-160 ms),
 #   because vmap(grad(...)) materialises per-task gradients [T, ...] of every parameter.
 # So vmap is the default, and the Omniglot experiments pass ``vectorize=False``
 # (``course_lib.gbml_experiments.train_omniglot``): faster on one thread, within 6 % on two.
