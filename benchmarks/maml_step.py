@@ -106,21 +106,30 @@ def meta_gradient(step, batch, device, seed=0):
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
 
 
-def time_step(step, batch, device, repeats: int) -> float:
-    torch.manual_seed(0)
-    model = Conv4(5, pooling="stride").to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    step(model, optimizer, batch)  # warm-up
-    times = []
+def time_steps(steps: dict, batch, device, repeats: int) -> dict[str, float]:
+    """Median seconds per meta-step of every candidate, measured round-robin.
+
+    Each repeat times one step of every candidate in turn, so a machine that speeds up or slows
+    down during the run (other jobs, frequency scaling) affects all candidates alike.
+    """
+    states = {}
+    for name, step in steps.items():
+        torch.manual_seed(0)
+        model = Conv4(5, pooling="stride").to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        step(model, optimizer, batch)  # warm-up
+        states[name] = (model, optimizer)
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step(model, optimizer, batch)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            step(*states[name], batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main(argv=None) -> dict[str, float]:
@@ -144,16 +153,17 @@ def main(argv=None) -> dict[str, float]:
             print(f"  {name}: not available ({type(err).__name__}: {err}); install it as the docstring says")
 
     reference = meta_gradient(candidates["course_lib (task loop)"], batch, device)
-    timings = {}
+    errors, working = {}, {}
     for name, step in candidates.items():
         try:
             grad = meta_gradient(step, batch, device)
-            err = float((grad - reference).norm() / reference.norm())
-            timings[name] = time_step(step, batch, device, args.repeats)
+            errors[name] = float((grad - reference).norm() / reference.norm())
+            working[name] = step
         except Exception as exc:
             print(f"  {name}: failed ({type(exc).__name__}: {exc})")
-            continue
-        print(f"  {name:24s} {timings[name] * 1000:9.1f} ms/step   (meta-gradient rel. diff to course_lib: {err:.1e})")
+    timings = time_steps(working, batch, device, args.repeats)
+    for name, t in timings.items():
+        print(f"  {name:24s} {t * 1000:9.1f} ms/step   (meta-gradient rel. diff to course_lib: {errors[name]:.1e})")
 
     others = {k: v for k, v in timings.items() if not k.startswith("course_lib")}
     ours = min(v for k, v in timings.items() if k.startswith("course_lib"))

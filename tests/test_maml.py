@@ -248,3 +248,19 @@ def test_vmap_matches_loop_for_conv4_with_batchnorm(first_order):
     loop = maml.meta_gradient(net, batch, vectorize=False, **kw)
     vec = maml.meta_gradient(net, batch, vectorize=True, **kw)
     assert _rel_err(vec, loop) < 1e-10
+
+
+@pytest.mark.parametrize("vectorize", [False, True])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_maml_step_applies_the_meta_gradient_and_reports_the_meta_loss(vectorize, first_order):
+    """The task loop back-propagates task by task; the update must still be -lr * mean gradient."""
+    net = _tiny_net()
+    batch = _sine_batch(5, 4, 6, torch.Generator().manual_seed(3), dtype=torch.float64)
+    kw = dict(loss_fn=F.mse_loss, inner_lr=0.05, inner_steps=2, first_order=first_order)
+    expected_grad = maml.meta_gradient(net, batch, vectorize=False, **kw)
+    expected_loss = float(maml.meta_loss(net, dict(net.named_parameters()), batch, vectorize=False, **kw))
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    out = maml.maml_step(net, torch.optim.SGD(net.parameters(), lr=0.1), batch, vectorize=vectorize, **kw)
+    step = {n: (before[n] - p.detach()) / 0.1 for n, p in net.named_parameters()}
+    assert _rel_err(step, expected_grad) < 1e-10
+    assert out["loss"] == pytest.approx(expected_loss, rel=1e-12)
