@@ -43,15 +43,16 @@ from course_lib.nets import params_of
 Params = dict[str, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
-# Measured on CPU (torch 2.13, quiet 2-core x86_64 machine, benchmarks/maml_step.py, +-10 % noise):
+# Measured on CPU (torch 2.13, quiet 2-core x86_64 machine, benchmarks/maml_step.py, round-robin
+# medians of 30 steps):
 # * sinusoid MLP 1-40-40-1, 25 tasks: vmap 4-6 ms per meta-step (chapter 02), the task loop about
 #   ten times slower -> vmap;
-# * Conv-4, 5-way 1-shot: with 2 threads vmap is fastest (4 tasks: vmap 53, loop 69 ms; 8 tasks:
-#   vmap 105, loop 111 ms); with 1 thread the loop wins (8 tasks: loop 144-179 ms, vmap 164-199 ms; torchopt 129-160 ms),
-#   because vmap(grad(...)) materialises per-task gradients [T, ...] of every parameter.
-# So vmap is the default, and the Omniglot experiments pass ``vectorize=False``
-# (``course_lib.gbml_experiments.train_omniglot``): faster on one thread, within 6 % on two.
-# Re-measure on your hardware.
+# * Conv-4, 5-way 1-shot: with 2 threads vmap is fastest at 8 tasks (99 vs 111 ms) and even at 4
+#   (55-60 vs 57-59 ms); with 1 thread the loop wins (8 tasks: 140-146 vs 169-182 ms), because
+#   vmap(grad(...)) materialises per-task gradients [T, ...] of every parameter.
+# So vmap is the default, and the Omniglot experiments, whose chapters report one-thread timings,
+# pass ``vectorize=False`` (``course_lib.gbml_experiments.train_omniglot``). Re-measure on your
+# hardware.
 DEFAULT_VECTORIZE = True
 
 
