@@ -50,9 +50,8 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 # * Conv-4, 5-way 1-shot: with 2 threads vmap is fastest at 8 tasks (99 vs 111 ms) and even at 4
 #   (55-60 vs 57-59 ms); with 1 thread the loop wins (8 tasks: 140-146 vs 169-182 ms), because
 #   vmap(grad(...)) materialises per-task gradients [T, ...] of every parameter.
-# So vmap is the default, and the Omniglot experiments, whose chapters report one-thread timings,
-# pass ``vectorize=False`` (``course_lib.gbml_experiments.train_omniglot``). Re-measure on your
-# hardware.
+# So vmap is the default, and the Omniglot experiments pass ``vectorize=False``
+# (``course_lib.gbml_experiments.train_omniglot``). Re-measure on your hardware.
 DEFAULT_VECTORIZE = True
 
 
@@ -169,13 +168,21 @@ def adapt(
     return params
 
 
-def _loop_meta_loss(model, params, sx, sy, qx, qy, loss_fn, inner_lr, inner_steps, first_order):
-    losses = []
+def _loop_task_losses(model, params, sx, sy, qx, qy, loss_fn, inner_lr, inner_steps, first_order):
+    """Each task's query loss after adapting to its support set, one task at a time.
+
+    A generator, so that a caller can back-propagate one task's loss (and free its graph) before
+    the next task's graph is built (see :func:`maml_step`).
+    """
     for i in range(sx.shape[0]):
         phi = adapt(model, params, sx[i], sy[i], loss_fn=loss_fn, inner_lr=inner_lr,
                     inner_steps=inner_steps, first_order=first_order)
-        losses.append(task_loss(model, phi, qx[i], qy[i], loss_fn))
-    return torch.stack(losses)
+        yield task_loss(model, phi, qx[i], qy[i], loss_fn)
+
+
+def _loop_meta_loss(model, params, sx, sy, qx, qy, loss_fn, inner_lr, inner_steps, first_order):
+    return torch.stack(list(_loop_task_losses(model, params, sx, sy, qx, qy, loss_fn, inner_lr, inner_steps,
+                                              first_order)))
 
 
 def _vmap_meta_loss(model, params, sx, sy, qx, qy, loss_fn, inner_lr, inner_steps, first_order):
@@ -296,13 +303,14 @@ def maml_step(
         loss.backward()
         value = float(loss.detach())
     else:
-        check_task(batch.support_x, batch.support_y, batch.query_x, batch.query_y, batched=True)
-        num_tasks = batch.support_x.shape[0]
+        check_inner_args(inner_lr, inner_steps)
+        sx, sy, qx, qy = batch.support_x, batch.support_y, batch.query_x, batch.query_y
+        check_task(sx, sy, qx, qy, batched=True)
+        _check_params(model, params)
         value = 0.0
-        for i in range(num_tasks):
-            phi = adapt(model, params, batch.support_x[i], batch.support_y[i], loss_fn=loss_fn,
-                        inner_lr=inner_lr, inner_steps=inner_steps, first_order=first_order)
-            share = task_loss(model, phi, batch.query_x[i], batch.query_y[i], loss_fn) / num_tasks
+        for task_query_loss in _loop_task_losses(model, params, sx, sy, qx, qy, loss_fn, inner_lr,
+                                                 inner_steps, first_order):
+            share = task_query_loss / sx.shape[0]
             share.backward()
             value += float(share.detach())
     optimizer.step()
