@@ -225,12 +225,13 @@ class MANN(nn.Module):
                 or prev_labels.shape[-1] != self.n_way:
             raise ValueError(f"prev_labels must be [B, T, {self.n_way}] matching the inputs "
                              f"{tuple(feats.shape[:2])}, got {tuple(prev_labels.shape)}")
-        b, t = feats.shape[:2]
-        state = self.initial_state(b, feats.device)
+        state = self.initial_state(feats.shape[0], feats.device)
         gates_in = self.controller_in(torch.cat([feats, prev_labels], dim=-1))   # [B, T, 4H]
         outputs, infos = [], []
-        for step in range(t):
-            logits, state, info = self.step(gates_in[:, step], state)
+        # unbind once: indexing gates_in[:, step] in the loop would make the backward pass build
+        # a zero-filled [B, T, 4H] gradient for every step
+        for gates_step in gates_in.unbind(1):
+            logits, state, info = self.step(gates_step, state)
             outputs.append(logits)
             if return_trace:
                 infos.append({k: v.detach().cpu() for k, v in info.items()})
