@@ -234,6 +234,15 @@ class _PerTaskGradients(torch.autograd.Function):
         return (None, None, *out)
 
 
+def _checked_batch(model, params, batch, inner_lr, inner_steps):
+    """Validate the inner-loop settings, the task batch and ``params``; return ``(sx, sy, qx, qy)``."""
+    check_inner_args(inner_lr, inner_steps)
+    sx, sy, qx, qy = batch.support_x, batch.support_y, batch.query_x, batch.query_y
+    check_task(sx, sy, qx, qy, batched=True)
+    _check_params(model, params)
+    return sx, sy, qx, qy
+
+
 def meta_loss(
     model: nn.Module,
     params: Params,
@@ -256,10 +265,7 @@ def meta_loss(
 
     Returns: a tensor differentiable w.r.t. ``params`` (second order unless ``first_order``).
     """
-    check_inner_args(inner_lr, inner_steps)
-    sx, sy, qx, qy = batch.support_x, batch.support_y, batch.query_x, batch.query_y
-    check_task(sx, sy, qx, qy, batched=True)
-    _check_params(model, params)
+    sx, sy, qx, qy = _checked_batch(model, params, batch, inner_lr, inner_steps)
     vectorize = DEFAULT_VECTORIZE if vectorize is None else vectorize
     impl = _vmap_meta_loss if vectorize else _loop_meta_loss
     losses = impl(model, params, sx, sy, qx, qy, loss_fn, inner_lr, inner_steps, first_order)
@@ -303,10 +309,7 @@ def maml_step(
         loss.backward()
         value = float(loss.detach())
     else:
-        check_inner_args(inner_lr, inner_steps)
-        sx, sy, qx, qy = batch.support_x, batch.support_y, batch.query_x, batch.query_y
-        check_task(sx, sy, qx, qy, batched=True)
-        _check_params(model, params)
+        sx, sy, qx, qy = _checked_batch(model, params, batch, inner_lr, inner_steps)
         value = 0.0
         for task_query_loss in _loop_task_losses(model, params, sx, sy, qx, qy, loss_fn, inner_lr,
                                                  inner_steps, first_order):
