@@ -33,6 +33,17 @@ def test_conv4_layers_follow_the_papers():
     assert Conv4(5).encoder(torch.rand(2, 1, 28, 28)).shape == (2, 64, 1, 1)
 
 
+def test_conv_block_pools_before_relu_with_identical_outputs_and_gradients():
+    block = Conv4(None).encoder[1]
+    x = torch.randn(6, 64, 14, 14, requires_grad=True)
+    textbook = block.pool(torch.relu(block.bn(block.conv(x))))  # the order the papers write
+    (g_textbook,) = torch.autograd.grad(textbook.square().sum(), x)
+    ours = block(x)
+    (g_ours,) = torch.autograd.grad(ours.square().sum(), x)
+    assert torch.equal(ours, textbook)
+    assert torch.allclose(g_ours, g_textbook, atol=1e-6)
+
+
 @pytest.mark.parametrize("make", [lambda: Conv4(5), lambda: Conv4(3, pooling="stride"), lambda: MLP()])
 def test_functional_call_with_own_params_equals_forward(make):
     model = make()

@@ -2,7 +2,7 @@ import pytest
 import torch
 from _fewshot_data import blob_classes, mlp_encoder
 
-from course_lib.algorithms.metric_training import train_episodic
+from course_lib.algorithms.metric_training import to_training_device, train_episodic
 from course_lib.algorithms.one_shot_eval import evaluate_episodes, pixel_scorer
 from course_lib.algorithms.protonet import (
     ProtoNet,
@@ -15,6 +15,7 @@ from course_lib.algorithms.protonet import (
     squared_euclidean,
 )
 from course_lib.episodes import EpisodeSampler
+from course_lib.nets import Conv4
 
 
 def test_prototypes_are_class_means_in_any_order():
@@ -97,6 +98,20 @@ def test_protonet_learns_blob_classes(metric):
     assert history.last("loss", 30) < history.records["loss"][0]
     assert after > 0.85, (before, after)
     assert after > pixels + 0.25 and after > before + 0.2, (before, after, pixels)
+
+
+def test_training_device_on_cpu_is_channels_last_with_the_same_scores():
+    torch.manual_seed(0)
+    model = ProtoNet(Conv4(None, hidden=16))
+    ep = EpisodeSampler(torch.rand(8, 4, 28, 28), 5, 1, 2, seed=0).sample()
+    with torch.no_grad():
+        before = model(ep.support_x, ep.support_y, ep.query_x, 5)
+        assert to_training_device(model, "cpu") is model
+        after = model(ep.support_x, ep.support_y, ep.query_x, 5)
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert not convs[1].is_contiguous()  # really re-laid out (the default layout is not channels-last)
+    assert torch.allclose(after, before, atol=1e-4, rtol=1e-4)
 
 
 def test_protomaml_starts_at_protonet_and_lowers_support_loss():

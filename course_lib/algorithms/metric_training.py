@@ -5,6 +5,7 @@ Every episodic model (ProtoNet, MatchingNet, RelationNet) has the same interface
 One training step = sample an episode, score its **query** set, step Adam. The learning rate is
 halved at 50 % and 75 % of the run (Snell et al. halve it every 2000 episodes).
 Checkpoints go to ``cache_dir()/ch05/<name>.pt``: re-running a notebook reloads finished runs.
+On the CPU the models are trained with channels-last weights (see :func:`to_training_device`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from course_lib.runtime import cache_dir
 from course_lib.training import History, train_loop
 
-__all__ = ["checkpoint_path", "train_episodic", "train_siamese"]
+__all__ = ["checkpoint_path", "to_training_device", "train_episodic", "train_siamese"]
 
 
 def checkpoint_path(name: str, num_steps: int):
@@ -25,6 +26,21 @@ def checkpoint_path(name: str, num_steps: int):
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
         raise ValueError(f"checkpoint name must be letters, digits, '_', '-', '.', got {name!r}")
     return cache_dir() / "ch05" / f"{name}-{num_steps}.pt"
+
+
+def to_training_device(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """Move ``model`` to ``device`` (in place, returned); on the CPU also store its 4-D (conv)
+    weights channels-last.
+
+    With channels-last weights PyTorch's oneDNN convolutions run on ``[B, H, W, C]`` memory, which
+    makes a Conv-4 training step on a batch of a hundred images about 25 % faster on the CPU. The
+    results agree with the default layout up to floating-point rounding. (MAML's small per-task
+    batches are *slower* channels-last on the CPU, which is why this is done here and not in
+    :class:`~course_lib.nets.Conv4`.)
+    """
+    device = torch.device(device)
+    layout = torch.channels_last if device.type == "cpu" else torch.preserve_format
+    return model.to(device, memory_format=layout)
 
 
 def _optimizer_and_schedule(model: nn.Module, lr: float, num_steps: int):
@@ -56,7 +72,7 @@ def train_episodic(
     """
     import time
 
-    model.to(device)
+    to_training_device(model, device)
     optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
     n_way = sampler.n_way
 
@@ -102,7 +118,7 @@ def train_siamese(
     """
     import time
 
-    model.to(device)
+    to_training_device(model, device)
     optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
 
     def step_fn(step: int) -> dict:

@@ -26,13 +26,11 @@ __all__ = ["RelationEncoder", "RelationModule", "RelationNet"]
 
 
 def _block(cin: int, cout: int, pool: bool) -> nn.Sequential:
-    layers = [
-        nn.Conv2d(cin, cout, 3, padding=1),
-        nn.BatchNorm2d(cout, track_running_stats=False),
-        nn.ReLU(),
-    ]
+    """conv 3x3 -> BatchNorm -> ReLU [-> 2x2 max-pool], pooled before the ReLU (same output, see ConvBlock)."""
+    layers = [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout, track_running_stats=False)]
     if pool:
         layers.append(nn.MaxPool2d(2))
+    layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
 
