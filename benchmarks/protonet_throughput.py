@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from course_lib.algorithms.metric_training import to_training_device  # noqa: E402
 from course_lib.algorithms.protonet import ProtoNet  # noqa: E402
 from course_lib.episodes import EpisodeSampler  # noqa: E402
 
@@ -28,7 +29,7 @@ SETTINGS = [(5, 1, 15), (5, 5, 15), (20, 1, 5), (60, 5, 5)]  # (way, shot, queri
 def episodes_per_second(n_way: int, k_shot: int, q_query: int, device: torch.device, steps: int, repeats: int) -> float:
     images = torch.rand(200, 20, 28, 28)
     sampler = EpisodeSampler(images, n_way=n_way, k_shot=k_shot, q_query=q_query, seed=0)
-    model = ProtoNet().to(device)
+    model = to_training_device(ProtoNet(), device)  # as train_episodic does (channels-last on the CPU)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
