@@ -56,6 +56,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from course_lib.algorithms.continual_metrics import (
+    average_accuracy,
+    backward_transfer,
+    first_task_drop,
+    forgetting,
+    forward_transfer,
+)
+from course_lib.algorithms.protonet import proto_scores, prototypes
 from course_lib.episodes import EpisodeSampler
 from course_lib.nets import Conv4
 
@@ -67,14 +75,7 @@ __all__ = [
     "StreamResult",
     "Task",
     "TaskStream",
-    "average_accuracy",
-    "backward_transfer",
-    "check_accuracy_matrix",
     "compare_learners",
-    "first_task_drop",
-    "forgetting",
-    "forward_transfer",
-    "plot_accuracy_matrices",
     "plot_task_curves",
     "prototype_accuracy",
     "prototype_logits",
@@ -290,23 +291,11 @@ def prototype_logits(support_z: Tensor, support_y: Tensor, query_z: Tensor, num_
 
     support_z [S, D] embedded support, support_y [S] labels 0..N-1, query_z [Q, D] -> logits [Q, N].
     ``logits[q, k] = -|| query_z[q] - c_k ||^2`` with ``c_k`` the mean of the class-k support
-    embeddings (Snell et al. 2017). Every class 0..N-1 needs at least one support example.
+    embeddings: ProtoNet's head (:mod:`course_lib.algorithms.protonet`), with N taken from the
+    labels unless ``num_classes`` is given. Every class 0..N-1 needs at least one support example.
     """
-    if support_z.dim() != 2 or query_z.dim() != 2 or support_z.shape[1] != query_z.shape[1]:
-        raise ValueError(
-            f"expected support_z [S, D] and query_z [Q, D] with the same D, got "
-            f"{list(support_z.shape)} and {list(query_z.shape)}"
-        )
-    if support_y.shape != support_z.shape[:1]:
-        raise ValueError(f"support_y must have shape [{support_z.shape[0]}], got {list(support_y.shape)}")
     n = int(support_y.max().item()) + 1 if num_classes is None else int(num_classes)
-    counts = torch.bincount(support_y, minlength=n)
-    if counts.numel() > n or bool((counts == 0).any()):
-        raise ValueError(f"every class 0..{n - 1} needs at least one support example; counts per class: {counts.tolist()}")
-    sums = torch.zeros(n, support_z.shape[1], device=support_z.device, dtype=support_z.dtype)
-    sums.index_add_(0, support_y, support_z)
-    prototypes = sums / counts[:, None].to(support_z.dtype)  # [N, D]
-    return -torch.cdist(query_z, prototypes).pow(2)
+    return proto_scores(query_z, prototypes(support_z, support_y, n))
 
 
 @torch.no_grad()
@@ -670,62 +659,8 @@ def compare_learners(
 
 
 # --------------------------------------------------------------------------------------------
-# Metrics on accuracy matrices (Lopez-Paz & Ranzato 2017; Chaudhry et al. 2018)
+# Summaries and figures over seeds
 # --------------------------------------------------------------------------------------------
-
-
-def check_accuracy_matrix(matrix, min_tasks: int = 1) -> np.ndarray:
-    """Validate and return ``matrix`` as a float array ``[T, T]`` (square, finite, T >= min_tasks)."""
-    R = np.asarray(matrix.detach().cpu() if isinstance(matrix, Tensor) else matrix, dtype=float)
-    if R.ndim != 2 or R.shape[0] != R.shape[1]:
-        raise ValueError(
-            f"an accuracy matrix must be square [T, T] (row i = after task i, column j = tested on task j), "
-            f"got shape {list(R.shape)}"
-        )
-    if R.shape[0] < min_tasks:
-        raise ValueError(f"this metric needs at least {min_tasks} tasks, got a {R.shape[0]}x{R.shape[0]} matrix")
-    if not np.all(np.isfinite(R)):
-        raise ValueError("the accuracy matrix contains NaN or infinite entries")
-    return R
-
-
-def average_accuracy(matrix) -> float:
-    """ACC = (1/T) sum_j R[T-1, j]: mean final accuracy over all tasks."""
-    R = check_accuracy_matrix(matrix)
-    return float(R[-1].mean())
-
-
-def backward_transfer(matrix) -> float:
-    """BWT = 1/(T-1) sum_{j<T-1} (R[T-1, j] - R[j, j]); negative = forgetting."""
-    R = check_accuracy_matrix(matrix, min_tasks=2)
-    T = R.shape[0]
-    return float(np.mean(R[-1, : T - 1] - np.diag(R)[: T - 1]))
-
-
-def forward_transfer(matrix, initial) -> float:
-    """FWT = 1/(T-1) sum_{j>0} (R[j-1, j] - b[j]): how much earlier tasks help before task j is trained."""
-    R = check_accuracy_matrix(matrix, min_tasks=2)
-    b = np.asarray(initial, dtype=float).reshape(-1)
-    if b.shape[0] != R.shape[0]:
-        raise ValueError(f"initial must hold one accuracy per task ({R.shape[0]}), got {b.shape[0]}")
-    T = R.shape[0]
-    return float(np.mean([R[j - 1, j] - b[j] for j in range(1, T)]))
-
-
-def forgetting(matrix) -> float:
-    """Average forgetting (Chaudhry et al. 2018): 1/(T-1) sum_{j<T-1} max_{l<T-1} (R[l, j] - R[T-1, j]), l >= j.
-
-    The best accuracy a task ever had minus its final accuracy, averaged over all tasks but the last.
-    """
-    R = check_accuracy_matrix(matrix, min_tasks=2)
-    T = R.shape[0]
-    return float(np.mean([R[j : T - 1, j].max() - R[-1, j] for j in range(T - 1)]))
-
-
-def first_task_drop(matrix) -> float:
-    """R[0, 0] - R[T-1, 0]: accuracy lost on the first task by the end of the stream (> 0 = forgotten)."""
-    R = check_accuracy_matrix(matrix, min_tasks=2)
-    return float(R[0, 0] - R[-1, 0])
 
 
 def summarize(results: dict[str, list[StreamResult]], confidence: float = 0.95) -> dict[str, dict[str, tuple[float, float]]]:
@@ -742,44 +677,6 @@ def summarize(results: dict[str, list[StreamResult]], confidence: float = 0.95) 
                 per_metric.setdefault(key, []).append(value)
         table[name] = {key: mean_ci(values, confidence) for key, values in per_metric.items()}
     return table
-
-
-# --------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------
-
-
-def plot_accuracy_matrices(matrices: dict[str, np.ndarray], task_names: Sequence[str], *, title: str | None = None):
-    """Heatmaps of accuracy matrices side by side (rows: trained up to task i; columns: tested on task j).
-
-    ``matrices``: ``{learner name: R [T, T]}`` (e.g. the mean over seeds). Returns the figure.
-    """
-    import matplotlib.pyplot as plt
-
-    if not matrices:
-        raise ValueError("matrices is empty")
-    n = len(matrices)
-    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.6), squeeze=False, constrained_layout=True)
-    short = [name[:8] for name in task_names]
-    image = None
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
-        R = check_accuracy_matrix(matrix)
-        if R.shape[0] != len(task_names):
-            raise ValueError(f"{name}: matrix has {R.shape[0]} tasks but {len(task_names)} task names were given")
-        image = ax.imshow(100 * R, vmin=0, vmax=100, cmap="viridis")
-        for i in range(R.shape[0]):
-            for j in range(R.shape[1]):
-                ax.text(j, i, f"{100 * R[i, j]:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if R[i, j] < 0.6 else "black")
-        ax.set_xticks(range(len(short)), short, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(len(short)), short, fontsize=8)
-        ax.set_xlabel("tested on task j")
-        ax.set_ylabel("after training on task i")
-        ax.set_title(name, fontsize=10)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="test accuracy (%)")
-    if title:
-        fig.suptitle(title)
-    return fig
 
 
 def plot_task_curves(results: dict[str, list[StreamResult]], task: int = 0, *, confidence: float = 0.95):

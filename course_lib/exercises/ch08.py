@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from course_lib.algorithms import lifelong
+from course_lib.algorithms import continual_metrics, lifelong
 from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
 
 __all__ = [
@@ -41,7 +41,7 @@ def _diagnose_bwt(fn) -> str | None:
         value = None if value is None else float(value)
     except Exception:  # noqa: BLE001 - the generic check reports exceptions
         return None
-    if value is None or math.isclose(value, lifelong.backward_transfer(R), abs_tol=1e-9):
+    if value is None or math.isclose(value, continual_metrics.backward_transfer(R), abs_tol=1e-9):
         return None
     T = R.shape[0]
     diffs = R[-1] - np.diag(R)
@@ -62,7 +62,7 @@ def check_backward_transfer(fn) -> bool:
     if specific:
         return check_true(name, False, hint, failure=specific)
     return check_function(
-        name, fn, lifelong.backward_transfer, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
+        name, fn, continual_metrics.backward_transfer, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
         success="negative BWT means the old tasks got worse: forgetting",
     )
 
@@ -77,9 +77,9 @@ def check_forgetting(fn) -> bool:
             value = _call(fn, R)
         except Exception:  # noqa: BLE001 - the generic check reports exceptions
             value = None
-        if value is not None and not math.isclose(float(value), lifelong.forgetting(R), abs_tol=1e-9):
+        if value is not None and not math.isclose(float(value), continual_metrics.forgetting(R), abs_tol=1e-9):
             value = float(value)
-            if math.isclose(value, -lifelong.backward_transfer(R), abs_tol=1e-6):
+            if math.isclose(value, -continual_metrics.backward_transfer(R), abs_tol=1e-6):
                 return check_true(
                     name, False, hint,
                     failure="that is -BWT (you used the diagonal R[j, j]); the forgetting measure uses the BEST "
@@ -93,7 +93,7 @@ def check_forgetting(fn) -> bool:
                     failure="your max also looks at rows before task j was learned (l < j); start at row j",
                 )
     return check_function(
-        name, fn, lifelong.forgetting, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
+        name, fn, continual_metrics.forgetting, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
         success="forgetting >= -BWT always, with equality when no task ever improved after its own training",
     )
 
@@ -119,7 +119,7 @@ def check_first_task_drop(answer, matrix) -> bool:
     hint = "in percentage points: 100 * (R[0, 0] - R[-1, 0]) (row = after training on, column = tested on)"
     if answer is None:
         return not_attempted(name, hint)
-    R = lifelong.check_accuracy_matrix(matrix, min_tasks=2)
+    R = continual_metrics.check_accuracy_matrix(matrix, min_tasks=2)
     expected = 100 * (R[0, 0] - R[-1, 0])
     value = float(answer)
     if abs(expected) > 1.0 and math.isclose(value, expected / 100, rel_tol=1e-2):
