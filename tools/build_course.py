@@ -32,16 +32,17 @@ def _title(nb) -> str:
     return "untitled"
 
 
-def build(budget: str | None, only: list[str], timeout: int, out: Path) -> int:
+def chapters(only: list[str]) -> list[Path]:
+    """The chapter notebooks, in order; ``only`` keeps those whose name starts with one of its prefixes."""
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in notebooks if not only or any(p.stem.startswith(o) for o in only)]
+
+
+def build(notebooks: list[Path], budget: str | None, timeout: int, out: Path) -> int:
+    """Execute ``notebooks``, write their HTML pages and ``index.html`` into ``out``; 1 if any failed."""
     if budget:
         os.environ["COURSE_BUDGET"] = budget
     (out / "executed").mkdir(parents=True, exist_ok=True)
-    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if only:
-        notebooks = [p for p in notebooks if any(p.stem.startswith(o) for o in only)]
-    if not notebooks:
-        print("no notebooks matched", only, file=sys.stderr)
-        return 1
     rows, failures = [], 0
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
@@ -87,7 +88,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     args = parser.parse_args()
-    return build(args.budget, args.only, args.timeout, args.out)
+    notebooks = chapters(args.only)
+    if not notebooks:
+        print(f"no chapter matches {args.only}: give prefixes such as 00 or 02_maml", file=sys.stderr)
+        return 1
+    return build(notebooks, args.budget, args.timeout, args.out)
 
 
 if __name__ == "__main__":
