@@ -34,6 +34,15 @@ def test_unknown_method_is_rejected():
         gx.train_omniglot("pretrained", 1, torch.zeros(10, 20, 28, 28), checkpoint=False, progress=False)
 
 
+def test_omniglot_reptile_trains_on_minibatches_of_ten_shot_tasks():
+    images = torch.rand(12, 20, 28, 28, generator=torch.Generator().manual_seed(0))
+    run = gx.train_omniglot("reptile", 2, images, meta_batch_size=2, checkpoint=False, progress=False)
+    assert (run.config["k_shot"], run.config["inner_batch_size"], run.config["inner_steps"]) == (10, 10, 5)
+    assert len(run.history.steps) == 2 and all(v > 0 for v in run.history.records["update_norm"])
+    with pytest.raises(ValueError, match="inner_batch_size must be between 1 and the number of support examples"):
+        gx.train_omniglot("reptile", 1, images, meta_batch_size=2, k_shot=1, checkpoint=False, progress=False)
+
+
 def test_memory_measure_orders_the_methods():
     model = MLP()
     batch = SinusoidTaskFamily().sample_batch(5, 10, 10, torch.Generator().manual_seed(0))

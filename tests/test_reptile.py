@@ -42,6 +42,44 @@ def test_serial_and_batched_inner_loops_agree():
     assert max(v.abs().max() for v in a.values()) > 1e-3  # a real, non-zero update
 
 
+def test_inner_minibatches_cycle_through_random_permutations():
+    g = torch.Generator().manual_seed(0)
+    batches = reptile.inner_minibatches(10, 4, 5, generator=g)
+    assert [b.shape for b in batches] == [torch.Size([4])] * 5
+    for first, second in ((0, 1), (2, 3)):  # each pass: two disjoint batches, then a reshuffle
+        assert not set(batches[first].tolist()) & set(batches[second].tolist())
+    assert sorted(torch.cat(reptile.inner_minibatches(50, 10, 5, generator=g)).tolist()) == list(range(50))
+    for bad in (0, 11):
+        with pytest.raises(ValueError, match="inner_batch_size must be between 1 and .*10"):
+            reptile.inner_minibatches(10, bad, 3)
+
+
+def test_minibatch_inner_loop_is_sgd_on_successive_minibatches():
+    """inner_batch_size=b: step j is one SGD step on minibatch j, the same indices for every task."""
+    net = _net(torch.float64)
+    batch = _sine_batch(3, 12, torch.Generator().manual_seed(7), dtype=torch.float64)
+    kw = dict(loss_fn=F.mse_loss, inner_lr=0.05, inner_steps=4, inner_batch_size=5)
+    torch.manual_seed(11)
+    serial = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y, vectorize=False, **kw)
+    torch.manual_seed(11)
+    batched = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y, vectorize=True, **kw)
+    torch.manual_seed(11)
+    indices = reptile.inner_minibatches(12, 5, 4)
+    for t in range(3):
+        phi = {n: p.detach() for n, p in maml.params_of(net).items()}
+        for idx in indices:
+            phi = maml.adapt(net, phi, batch.support_x[t, idx], batch.support_y[t, idx], loss_fn=F.mse_loss,
+                             inner_lr=0.05, inner_steps=1)
+        for n in phi:
+            assert torch.allclose(serial[n][t], phi[n], atol=1e-12), n
+            assert torch.allclose(batched[n][t], phi[n], atol=1e-12), n
+    full = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y,
+                                   **(kw | dict(inner_batch_size=None)))
+    assert max((full[n] - serial[n]).abs().max() for n in full) > 1e-3
+    with pytest.raises(ValueError, match="inner_batch_size"):
+        reptile.reptile_step(net, batch, **(kw | dict(inner_batch_size=13)))
+
+
 def test_one_inner_step_is_plain_sgd_on_the_average_loss():
     """k = 1: mean(phi_i - theta) = -alpha * grad of the mean support loss (joint training)."""
     net = _net(torch.float64)

@@ -13,6 +13,14 @@ gradient, so the outer update can also be handed to any optimizer (Adam, say) as
 With ``k = 1`` Reptile is ordinary SGD on the average task loss (joint training); it needs
 ``k >= 2`` to meta-learn anything (see chapter 03's Taylor analysis).
 
+Inner minibatches: by default every inner step uses the whole support set. With
+``inner_batch_size=b`` each step uses its own minibatch of ``b`` support examples (consecutive
+slices of a random permutation, reshuffled when it runs out), as Nichol et al. do on Omniglot
+(10 examples per class, 5 steps on minibatches of 10). The Taylor analysis shows why it matters:
+the term that makes Reptile meta-learn, AvgGradInner, rewards agreement between the gradients of
+*different* minibatches of a task (within-task generalisation); with one batch in every step it
+only rewards a large gradient on that batch.
+
 Two implementations of the inner loop over a batch of tasks, giving the same result:
 
 * ``vectorize=False`` (serial): one task after another.
@@ -46,6 +54,28 @@ def _detached(params: Params) -> Params:
     return {n: p.detach() for n, p in params.items()}
 
 
+def inner_minibatches(num_examples: int, batch_size: int, steps: int,
+                      generator: torch.Generator | None = None) -> list[Tensor]:
+    """Example indices of each inner step: ``steps`` tensors ``[batch_size]``.
+
+    Consecutive slices of a random permutation of ``range(num_examples)``; a new permutation is
+    drawn when fewer than ``batch_size`` examples are left (so no step sees an example twice
+    before every other one has been seen, except for that leftover).
+    """
+    if not 1 <= int(batch_size) <= int(num_examples):
+        raise ValueError(
+            f"inner_batch_size must be between 1 and the number of support examples ({num_examples}), "
+            f"got {batch_size}; sample tasks with more shots or use a smaller minibatch"
+        )
+    batches, order, pos = [], torch.randperm(num_examples, generator=generator), 0
+    for _ in range(steps):
+        if pos + batch_size > num_examples:
+            order, pos = torch.randperm(num_examples, generator=generator), 0
+        batches.append(order[pos:pos + batch_size])
+        pos += batch_size
+    return batches
+
+
 def adapted_weights(
     model: nn.Module,
     params: Params,
@@ -55,6 +85,7 @@ def adapted_weights(
     loss_fn: LossFn,
     inner_lr: float,
     inner_steps: int,
+    inner_batch_size: int | None = None,
     vectorize: bool = True,
 ) -> Params:
     """Run the inner SGD loop on every task of a batch; return ``{name: phi [T, ...]}``.
@@ -62,20 +93,32 @@ def adapted_weights(
     Args:
         params: the initialisation ``theta`` (detached internally; no graph is built).
         support_x ``[T, N, ...]``, support_y ``[T, N, ...]``: the tasks' training examples.
+        inner_batch_size: ``None``: every step on all ``N`` examples; ``b``: each step on its own
+            minibatch of ``b`` examples (:func:`inner_minibatches`, same indices for every task,
+            drawn from the global torch random state).
         vectorize: vmap over tasks (True) or a Python loop (False).
     """
     check_inner_args(inner_lr, inner_steps)
     check_task(support_x, support_y, batched=True)
     theta = _detached(params)
+    if inner_batch_size is None:
+        steps = [(support_x, support_y, inner_steps)]
+    else:
+        idx = inner_minibatches(support_x.shape[1], inner_batch_size, inner_steps)
+        steps = [(support_x[:, i], support_y[:, i], 1) for i in idx]
     if not vectorize:
-        per_task = [
-            adapt(model, theta, support_x[i], support_y[i], loss_fn=loss_fn, inner_lr=inner_lr,
-                  inner_steps=inner_steps)
-            for i in range(support_x.shape[0])
-        ]
+        per_task = []
+        for t in range(support_x.shape[0]):
+            phi = theta
+            for x, y, k in steps:
+                phi = adapt(model, phi, x[t], y[t], loss_fn=loss_fn, inner_lr=inner_lr, inner_steps=k)
+            per_task.append(phi)
         return {n: torch.stack([phi[n] for phi in per_task]) for n in theta}
 
-    return batched_fine_tune(model, theta, support_x, support_y, loss_fn, inner_lr, inner_steps, params_batched=False)
+    phi = theta
+    for j, (x, y, k) in enumerate(steps):
+        phi = batched_fine_tune(model, phi, x, y, loss_fn, inner_lr, k, params_batched=j > 0)
+    return phi
 
 
 def reptile_direction(model: nn.Module, params: Params, batch, **kwargs) -> Params:
@@ -95,6 +138,7 @@ def reptile_step(
     loss_fn: LossFn,
     inner_lr: float,
     inner_steps: int,
+    inner_batch_size: int | None = None,
     outer_lr: float = 1.0,
     optimizer: torch.optim.Optimizer | None = None,
     vectorize: bool = True,
@@ -104,6 +148,7 @@ def reptile_step(
     Without ``optimizer``: ``theta <- theta + outer_lr * mean_i (phi_i - theta)``.
     With ``optimizer``: the optimizer steps along the pseudo-gradient ``-(mean_i phi_i - theta)``
     (``outer_lr`` is then ignored; the optimizer's own learning rate applies).
+    ``inner_batch_size``: see :func:`adapted_weights`.
 
     Returns ``{"loss": mean query loss of the adapted weights (or support loss if the batch has no
     query set), "update_norm": ||mean_i (phi_i - theta)||}``.
@@ -111,7 +156,8 @@ def reptile_step(
     check_outer_lr(outer_lr)
     params = params_of(model)
     phi = adapted_weights(model, params, batch.support_x, batch.support_y, loss_fn=loss_fn,
-                          inner_lr=inner_lr, inner_steps=inner_steps, vectorize=vectorize)
+                          inner_lr=inner_lr, inner_steps=inner_steps, inner_batch_size=inner_batch_size,
+                          vectorize=vectorize)
     direction = {n: phi[n].mean(0) - p.detach() for n, p in params.items()}
     # a number for the progress bar: how well the adapted weights do on held-out examples
     has_query = getattr(batch, "query_x", None) is not None
