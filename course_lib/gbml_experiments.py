@@ -37,8 +37,9 @@ METHODS = ("maml", "fomaml", "reptile", "pretrained")
 
 # The MAML paper's sinusoid protocol (Finn et al. 2017, §5.1)
 SINUSOID = dict(k_shot=10, inner_lr=0.01, inner_steps=1, meta_lr=1e-3, meta_batch_size=25)
-# Reptile on sinusoids: it needs several inner steps (k = 1 is joint training)
-SINUSOID_REPTILE = dict(inner_lr=0.02, inner_steps=5, meta_lr=1e-3)
+# Reptile on sinusoids: several inner steps (k = 1 is joint training), each on its own minibatch of 5
+# of the task's 20 points (the 20 a MAML task uses: 10 to adapt on, 10 to evaluate)
+SINUSOID_REPTILE = dict(k_shot=20, inner_batch_size=5, inner_lr=0.02, inner_steps=5, meta_lr=1e-3)
 # MAML's Omniglot 5-way 1-shot protocol: Conv-4 with strided convolutions, inner lr 0.4,
 # 1 step in training, 3 at test, meta-batch 32, Adam 1e-3
 OMNIGLOT = dict(n_way=5, k_shot=1, q_query=5, inner_lr=0.4, inner_steps=1, test_steps=3, meta_lr=1e-3,
@@ -103,7 +104,8 @@ def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = 
             return _timed(lambda: joint_pretraining.joint_training_step(model, optimizer, batch, loss_fn=F.mse_loss))
         if method == "reptile":
             return _timed(lambda: reptile.reptile_step(model, batch, loss_fn=F.mse_loss, inner_lr=cfg["inner_lr"],
-                                                       inner_steps=cfg["inner_steps"], optimizer=optimizer))
+                                                       inner_steps=cfg["inner_steps"], optimizer=optimizer,
+                                                       inner_batch_size=cfg.get("inner_batch_size")))
         return _timed(lambda: maml.maml_step(model, optimizer, batch, loss_fn=F.mse_loss, inner_lr=cfg["inner_lr"],
                                              inner_steps=cfg["inner_steps"], first_order=method == "fomaml"))
 
