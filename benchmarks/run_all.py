@@ -3,7 +3,8 @@
 1. one second-order MAML meta-step: course_lib vs `higher` vs `torchopt` (benchmarks/maml_step.py);
 2. ProtoNet training throughput in episodes per second (benchmarks/protonet_throughput.py);
 3. wall time of every chapter under the budgets given with ``--budgets`` (default: smoke), by
-   executing the notebooks (tools/build_course.py into build/bench-<budget>/).
+   executing the notebooks (tools/build_course.py into build/bench-<budget>/) with an empty
+   temporary ``COURSE_CACHE_DIR``: first-run times, with no checkpoint of an earlier run reused.
 
 On a machine with a CUDA GPU, 1 and 2 are also run on the GPU. Usage:
 ``python benchmarks/run_all.py [--budgets smoke standard] [--skip-chapters]``
@@ -17,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -36,7 +38,9 @@ def machine() -> str:
 
 def chapter_times(budget: str) -> dict[str, dict]:
     out = ROOT / "build" / f"bench-{budget}"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "build_course.py"), "--budget", budget, "--out", str(out)], check=False)
+    with tempfile.TemporaryDirectory(prefix="course-bench-cache-") as cache:
+        subprocess.run([sys.executable, str(ROOT / "tools" / "build_course.py"), "--budget", budget, "--out", str(out)],
+                       check=False, env=dict(os.environ, COURSE_CACHE_DIR=cache))
     return json.loads((out / "timings.json").read_text())
 
 
