@@ -34,7 +34,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.algorithms import maml  # noqa: E402
-from course_lib.episodes import TaskBatch  # noqa: E402
+from course_lib.data.episodes import TaskBatch  # noqa: E402
 from course_lib.nets import Conv4  # noqa: E402
 
 INNER_LR = 0.4

@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_lib.algorithms.metric_training import to_training_device  # noqa: E402
+from course_lib.experiments.metric_training import to_training_device  # noqa: E402
 from course_lib.algorithms.protonet import ProtoNet  # noqa: E402
-from course_lib.episodes import EpisodeSampler  # noqa: E402
+from course_lib.data.episodes import EpisodeSampler  # noqa: E402
 
 SETTINGS = [(5, 1, 15), (5, 5, 15), (20, 1, 5), (60, 5, 5)]  # (way, shot, queries per class)
 

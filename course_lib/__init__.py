@@ -4,7 +4,7 @@ The most used names are re-exported here; algorithms live in ``course_lib.algori
 datasets in ``course_lib.data``, the case study in ``course_lib.edu``.
 """
 
-from course_lib.episodes import Episode, EpisodeSampler, TaskBatch
+from course_lib.data.episodes import Episode, EpisodeSampler, TaskBatch
 from course_lib.metrics import accuracy, mean_ci, mse, roc_auc
 from course_lib.nets import MLP, Conv4, functional_forward, params_of
 from course_lib.results import load_results, save_results

@@ -92,7 +92,7 @@ def test_policy_arguments():
 
 def test_tutor_widget_updates_estimates():
     pytest.importorskip("ipywidgets")
-    from course_lib.edu.widgets_tutor import TutorWidget
+    from course_lib.widgets.tutor import TutorWidget
 
     tutor = TutorWidget(seed=0)
     assert len(tutor.widget.children) > 3

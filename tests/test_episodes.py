@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib.episodes import Episode, EpisodeSampler, TaskBatch
+from course_lib.data.episodes import Episode, EpisodeSampler, TaskBatch
 
 SIDE = 6  # small square images keep the tests fast
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.algorithms.from_scratch import fit_from_scratch
+from course_lib.baselines.from_scratch import fit_from_scratch
 from course_lib.nets import MLP
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import gbml_experiments as gx
+from course_lib.experiments import gbml as gx
 from course_lib.data.sinusoid import SinusoidTaskFamily
 from course_lib.nets import MLP
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.algorithms.continual_metrics import (
+from course_lib.analysis.continual_metrics import (
     average_accuracy,
     backward_transfer,
     first_task_drop,
@@ -12,7 +12,7 @@ from course_lib.algorithms.continual_metrics import (
     forward_transfer,
     plot_accuracy_matrices,
 )
-from course_lib.algorithms.lifelong import (
+from course_lib.experiments.lifelong import (
     ExperienceReplay,
     NaiveFineTuning,
     OnlinePrototypeLearner,

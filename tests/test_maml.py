@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms import joint_pretraining, linear_maml, maml
+from course_lib.algorithms import maml
+from course_lib.analysis import linear_maml
+from course_lib.baselines import joint_pretraining
 
 torch.set_num_threads(1)
 
@@ -235,7 +237,7 @@ def test_mismatched_shapes_raise_value_errors():
 @pytest.mark.parametrize("first_order", [False, True])
 def test_vmap_matches_loop_for_conv4_with_batchnorm(first_order):
     """BatchNorm + vmap: the per-task meta-gradients must equal the task loop's (float64, 2 steps)."""
-    from course_lib.episodes import TaskBatch
+    from course_lib.data.episodes import TaskBatch
     from course_lib.nets import Conv4
 
     torch.manual_seed(0)

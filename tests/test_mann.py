@@ -12,7 +12,7 @@ from course_lib.algorithms.mann import (
     lrua_write_weights,
     update_usage,
 )
-from course_lib.label_delay import (
+from course_lib.experiments.label_delay import (
     DownsampleFlatten,
     delayed_one_hot,
     instance_counts,

@@ -5,9 +5,9 @@ import torch
 from _fewshot_data import blob_classes, mlp_encoder
 
 from course_lib.algorithms.matching import MatchingNet, attention_log_probs
-from course_lib.algorithms.metric_training import train_episodic
-from course_lib.algorithms.one_shot_eval import evaluate_episodes
-from course_lib.episodes import EpisodeSampler
+from course_lib.experiments.metric_training import train_episodic
+from course_lib.experiments.one_shot_eval import evaluate_episodes
+from course_lib.data.episodes import EpisodeSampler
 
 
 def test_attention_vote_by_hand():

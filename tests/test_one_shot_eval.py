@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.algorithms.one_shot_eval import (
+from course_lib.experiments.one_shot_eval import (
     LAKE_REFERENCE_ERRORS,
     as_scorer,
     evaluate_episodes,
@@ -117,7 +117,7 @@ def test_ranking_and_static_figure_of_the_explorer():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from course_lib.widgets_oneshot import one_shot_explorer, plot_one_shot_item, rank_training_characters
+    from course_lib.widgets.oneshot import one_shot_explorer, plot_one_shot_item, rank_training_characters
 
     run = hand_made_run(n=6)
     order, scores = rank_training_characters(pixel_scorer(), run, item=2)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from course_lib.episodes import EpisodeSampler
+from course_lib.data.episodes import EpisodeSampler
 from course_lib.plots import plot_accuracy_ci, plot_history, show_episode, show_images
 from course_lib.training import History
 
@@ -69,7 +69,7 @@ def test_show_episode_grid():
     fig = show_episode(episode, predictions=predictions)
     assert any(a.get_title().startswith("pred") for a in fig.axes)
     with pytest.raises(ValueError, match="image episodes"):
-        from course_lib.episodes import Episode
+        from course_lib.data.episodes import Episode
 
         show_episode(Episode(torch.zeros(4, 1), torch.zeros(4).long(), torch.zeros(4, 1), torch.zeros(4).long()))
 

@@ -2,8 +2,8 @@ import pytest
 import torch
 from _fewshot_data import blob_classes, mlp_encoder
 
-from course_lib.algorithms.metric_training import to_training_device, train_episodic
-from course_lib.algorithms.one_shot_eval import evaluate_episodes, pixel_scorer
+from course_lib.experiments.metric_training import to_training_device, train_episodic
+from course_lib.experiments.one_shot_eval import evaluate_episodes, pixel_scorer
 from course_lib.algorithms.protonet import (
     ProtoNet,
     cosine_similarity,
@@ -14,7 +14,7 @@ from course_lib.algorithms.protonet import (
     prototypes,
     squared_euclidean,
 )
-from course_lib.episodes import EpisodeSampler
+from course_lib.data.episodes import EpisodeSampler
 from course_lib.nets import Conv4
 
 

@@ -2,10 +2,10 @@ import pytest
 import torch
 from _fewshot_data import pattern_classes
 
-from course_lib.algorithms.metric_training import train_episodic
-from course_lib.algorithms.one_shot_eval import evaluate_episodes
+from course_lib.experiments.metric_training import train_episodic
+from course_lib.experiments.one_shot_eval import evaluate_episodes
 from course_lib.algorithms.relation import RelationNet
-from course_lib.episodes import EpisodeSampler
+from course_lib.data.episodes import EpisodeSampler
 
 
 def test_shapes_and_shot_summation():

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms import maml, reptile, taylor_analysis
+from course_lib.algorithms import maml, reptile
+from course_lib.analysis import taylor_analysis
 
 torch.set_num_threads(1)
 

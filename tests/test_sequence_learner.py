@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib.algorithms.sequence_learner import LSTMLearner
-from course_lib.label_delay import (
+from course_lib.experiments.label_delay import (
     DownsampleFlatten,
     LabelDelaySampler,
     delayed_one_hot,

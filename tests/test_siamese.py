@@ -2,8 +2,8 @@ import pytest
 import torch
 from _fewshot_data import blob_classes, mlp_encoder
 
-from course_lib.algorithms.metric_training import train_siamese
-from course_lib.algorithms.one_shot_eval import evaluate_episodes
+from course_lib.experiments.metric_training import train_siamese
+from course_lib.experiments.one_shot_eval import evaluate_episodes
 from course_lib.algorithms.siamese import PairSampler, SiameseNet, sample_pairs
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from course_lib.data.sinusoid import SinusoidTaskFamily, SinusoidTasks
-from course_lib.episodes import TaskBatch
+from course_lib.data.episodes import TaskBatch
 
 
 def test_defaults_are_the_maml_paper_ranges():

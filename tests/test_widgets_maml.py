@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib.nets import MLP  # noqa: E402
-from course_lib.widgets_maml import SinusoidAdaptationDemo  # noqa: E402
+from course_lib.widgets.maml import SinusoidAdaptationDemo  # noqa: E402
 
 
 def test_step_buttons_adapt_and_reset_restores():

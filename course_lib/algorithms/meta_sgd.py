@@ -16,24 +16,25 @@ with ``θ`` by minimising the query loss after adaptation::
 zero), so the learned rule is a per-coordinate, preconditioned gradient step. The price is twice
 the meta-parameters of MAML.
 
-Everything here is functional: parameters live in ``dict[str, Tensor]`` (as returned by
-``dict(model.named_parameters())``), the model is called with ``torch.func.functional_call``,
-inner gradients come from ``torch.func.grad`` and tasks are batched with ``torch.func.vmap``.
-Because the inner gradient is computed by ``torch.func.grad`` on tensors that require grad, the
-query loss stays differentiable with respect to both ``θ`` and ``α`` (second order by default).
+The inner loop is the shared :func:`course_lib.adaptation.adapt` with the update rule
+``PerParameterSGD(α)``; tasks are batched with ``torch.func.vmap``. The query loss stays
+differentiable with respect to both ``θ`` and ``α`` (second order by default). Evaluation is the
+shared :func:`course_lib.evaluation.evaluate_adaptation` with ``update=PerParameterSGD(α)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 
-Params = dict[str, Tensor]
-LossFn = Callable[[Tensor, Tensor], Tensor]
+from course_lib.adaptation import LossFn, Params, PerParameterSGD, adapt, task_loss
+from course_lib.checks import check_count, check_task
+
+__all__ = ["MetaSGD", "init_step_sizes", "meta_loss", "meta_sgd_step"]
 
 
 def _check_init(init: float | tuple[float, float]) -> tuple[float, float]:
@@ -53,12 +54,6 @@ def _check_init(init: float | tuple[float, float]) -> tuple[float, float]:
     if high < low:
         raise ValueError(f"init_step_size range must have low <= high, got {init!r}")
     return low, high
-
-
-def _check_steps(steps: int) -> int:
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"the number of inner steps must be an integer >= 1, got {steps!r}")
-    return steps
 
 
 def init_step_sizes(
@@ -88,73 +83,6 @@ def init_step_sizes(
     return out
 
 
-def meta_sgd_update(params: Mapping[str, Tensor], grads: Mapping[str, Tensor],
-                    step_sizes: Mapping[str, Tensor]) -> Params:
-    """The Meta-SGD step ``θ' = θ − α ∘ g`` applied to every entry of a parameter dict."""
-    missing = set(params) - set(step_sizes)
-    if missing:
-        raise KeyError(f"no step size for parameter(s) {sorted(missing)}")
-    return {name: params[name] - step_sizes[name] * grads[name] for name in params}
-
-
-def adapt(
-    model: nn.Module,
-    params: Mapping[str, Tensor],
-    step_sizes: Mapping[str, Tensor],
-    support_x: Tensor,
-    support_y: Tensor,
-    *,
-    steps: int = 1,
-    loss_fn: LossFn = F.mse_loss,
-    first_order: bool = False,
-) -> Params:
-    """Adapt ``params`` to one task with ``steps`` Meta-SGD steps on the support set.
-
-    Args:
-        model: the network; only its architecture is used (its own parameters are ignored).
-        params, step_sizes: ``{name: tensor}`` with matching shapes.
-        support_x: ``[K, ...]`` inputs, support_y: ``[K, ...]`` targets of one task.
-        steps: number of inner steps (>= 1).
-        loss_fn: ``loss_fn(prediction, target) -> scalar``.
-        first_order: treat the inner gradients as constants (no second derivatives). ``α`` still
-            receives a meta-gradient, because ``θ'`` depends on ``α`` directly.
-
-    Returns:
-        The adapted parameters ``θ'`` (differentiable w.r.t. ``params`` and ``step_sizes``).
-    """
-    _check_steps(steps)
-
-    def support_loss(p: Params) -> Tensor:
-        return loss_fn(functional_call(model, p, (support_x,)), support_y)
-
-    params = dict(params)
-    for _ in range(steps):
-        grads = grad(support_loss)(params)
-        if first_order:
-            grads = {k: g.detach() for k, g in grads.items()}
-        params = meta_sgd_update(params, grads, step_sizes)
-    return params
-
-
-def query_loss_after_adaptation(
-    model: nn.Module,
-    params: Mapping[str, Tensor],
-    step_sizes: Mapping[str, Tensor],
-    support_x: Tensor,
-    support_y: Tensor,
-    query_x: Tensor,
-    query_y: Tensor,
-    *,
-    steps: int = 1,
-    loss_fn: LossFn = F.mse_loss,
-    first_order: bool = False,
-) -> Tensor:
-    """``L_query(θ')`` for one task (scalar), where ``θ'`` = :func:`adapt` on the support set."""
-    adapted = adapt(model, params, step_sizes, support_x, support_y, steps=steps, loss_fn=loss_fn,
-                    first_order=first_order)
-    return loss_fn(functional_call(model, adapted, (query_x,)), query_y)
-
-
 def meta_loss(
     model: nn.Module,
     params: Mapping[str, Tensor],
@@ -170,17 +98,19 @@ def meta_loss(
 
     Args:
         batch: anything with ``support_x [T, K, ...]``, ``support_y [T, K, ...]``,
-            ``query_x [T, Q, ...]``, ``query_y [T, Q, ...]`` (e.g. ``course_lib.episodes.TaskBatch``).
+            ``query_x [T, Q, ...]``, ``query_y [T, Q, ...]`` (e.g. ``course_lib.data.episodes.TaskBatch``).
         per_task: return the ``[T]`` vector of per-task losses instead of their mean.
 
     Returns:
         Scalar meta-loss (or ``[T]``), differentiable w.r.t. ``params`` and ``step_sizes``.
     """
-    _check_steps(steps)
+    check_count("steps", steps, 1)
+    check_task(batch.support_x, batch.support_y, batch.query_x, batch.query_y, batched=True)
+    update = PerParameterSGD(step_sizes)
 
     def one_task(sx, sy, qx, qy):
-        return query_loss_after_adaptation(model, params, step_sizes, sx, sy, qx, qy, steps=steps,
-                                           loss_fn=loss_fn, first_order=first_order)
+        phi = adapt(model, params, sx, sy, loss_fn=loss_fn, steps=steps, update=update, first_order=first_order)
+        return task_loss(model, phi, qx, qy, loss_fn)
 
     losses = vmap(one_task, randomness="different")(batch.support_x, batch.support_y,
                                                     batch.query_x, batch.query_y)
@@ -209,7 +139,7 @@ class MetaSGD(nn.Module):
                  learn_step_sizes: bool = True, generator: torch.Generator | None = None):
         super().__init__()
         self.model = model
-        self.inner_steps = _check_steps(inner_steps)
+        self.inner_steps = check_count("inner_steps", inner_steps, 1)
         self.loss_fn = loss_fn
         self.first_order = first_order
         self._names = [name for name, _ in model.named_parameters()]
@@ -226,10 +156,14 @@ class MetaSGD(nn.Module):
         """The learned step sizes ``{name: α}`` (live parameters, gradients flow)."""
         return dict(zip(self._names, self.alphas))
 
+    def update_rule(self) -> PerParameterSGD:
+        """The inner update ``θ − α ∘ g`` with the live step sizes (for :func:`~course_lib.adaptation.adapt`)."""
+        return PerParameterSGD(self.step_sizes())
+
     def adapt(self, support_x: Tensor, support_y: Tensor, steps: int | None = None) -> Params:
         """Adapted parameters ``θ'`` for one task (support ``[K, ...]``)."""
-        return adapt(self.model, self.params(), self.step_sizes(), support_x, support_y,
-                     steps=self.inner_steps if steps is None else steps, loss_fn=self.loss_fn,
+        return adapt(self.model, self.params(), support_x, support_y, loss_fn=self.loss_fn,
+                     steps=self.inner_steps if steps is None else steps, update=self.update_rule(),
                      first_order=self.first_order)
 
     def forward(self, x: Tensor, params: Mapping[str, Tensor] | None = None) -> Tensor:
@@ -248,75 +182,11 @@ class MetaSGD(nn.Module):
         return {n: a.detach().flatten().cpu() for n, a in zip(self._names, self.alphas)}
 
 
-def evaluate_adaptation(
-    model: nn.Module,
-    params: Mapping[str, Tensor],
-    step_sizes: Mapping[str, Tensor],
-    tasks,
-    *,
-    steps=(0, 1, 5, 10),
-    loss_fn: LossFn = F.mse_loss,
-) -> dict[int, list[float]]:
-    """Adapt with the (learned) step sizes on each task's support set; score its query set.
-
-    Args:
-        tasks: iterable of tasks with ``support_x [K, ...]``, ``support_y``, ``query_x``, ``query_y``
-            (e.g. the episodes of a ``TaskBatch``).
-        steps: numbers of Meta-SGD steps after which to score (0 = before adaptation).
-
-    Returns:
-        ``{steps: [query loss per task]}`` (plain floats, ready for ``metrics.mean_ci``).
-    """
-    steps = sorted({int(s) for s in steps})
-    if not steps or steps[0] < 0:
-        raise ValueError(f"steps must be non-negative integers, got {steps}")
-    theta = {n: p.detach() for n, p in params.items()}
-    alpha = {n: a.detach() for n, a in step_sizes.items()}
-    scores: dict[int, list[float]] = {s: [] for s in steps}
-    for task in tasks:
-        phi, done = theta, 0
-        for s in steps:
-            if s > done:
-                phi = {n: p.detach() for n, p in adapt(model, phi, alpha, task.support_x, task.support_y,
-                                                        steps=s - done, loss_fn=loss_fn).items()}
-                done = s
-            with torch.no_grad():
-                scores[s].append(float(loss_fn(functional_call(model, phi, (task.query_x,)), task.query_y)))
-    return scores
-
-
-def evaluate_torch_optimizer(
-    model: nn.Module,
-    params: Mapping[str, Tensor],
-    tasks,
-    make_optimizer: Callable[[list[Tensor]], torch.optim.Optimizer],
-    *,
-    steps=(0, 1, 5, 10),
-    loss_fn: LossFn = F.mse_loss,
-) -> dict[int, list[float]]:
-    """The baseline of :func:`evaluate_adaptation`: fine-tune with a hand-written optimizer.
-
-    Each task starts from a fresh copy of ``params`` and a fresh optimizer
-    ``make_optimizer(list_of_tensors)`` (e.g. ``lambda p: torch.optim.Adam(p, lr=0.01)``), takes
-    full-batch steps on the support set and is scored on the query set.
-
-    Returns:
-        ``{steps: [query loss per task]}``.
-    """
-    steps = sorted({int(s) for s in steps})
-    if not steps or steps[0] < 0:
-        raise ValueError(f"steps must be non-negative integers, got {steps}")
-    scores: dict[int, list[float]] = {s: [] for s in steps}
-    for task in tasks:
-        phi = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
-        optimizer = make_optimizer(list(phi.values()))
-        done = 0
-        for s in steps:
-            for _ in range(s - done):
-                optimizer.zero_grad()
-                loss_fn(functional_call(model, phi, (task.support_x,)), task.support_y).backward()
-                optimizer.step()
-            done = s
-            with torch.no_grad():
-                scores[s].append(float(loss_fn(functional_call(model, phi, (task.query_x,)), task.query_y)))
-    return scores
+def meta_sgd_step(model: MetaSGD, optimizer: torch.optim.Optimizer, batch, *, steps: int | None = None
+                  ) -> dict[str, float]:
+    """One meta-training step of a :class:`MetaSGD` (θ and α together). Returns ``{"loss": ...}``."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = model.meta_loss(batch, steps=steps)
+    loss.backward()
+    optimizer.step()
+    return {"loss": float(loss.detach())}

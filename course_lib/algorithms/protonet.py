@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.adaptation import SGD, adapt
 from course_lib.nets import Conv4
 
 __all__ = [
@@ -185,6 +186,25 @@ class ProtoNet(nn.Module):
         return F.cross_entropy(scores, query_y)
 
 
+class _LinearHead(nn.Module):
+    """``scores = 2 c.z - ||c||^2``-style linear head on embeddings; its tensors always come from a params dict."""
+
+    def __init__(self, encoder: nn.Module | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.weight = nn.Parameter(torch.empty(0))  # placeholders: adapt() passes the real head
+        self.bias = nn.Parameter(torch.empty(0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        emb = x if self.encoder is None else _embed(self.encoder, x)
+        return linear_scores(emb, self.weight, self.bias)
+
+
+def _embed(encoder: nn.Module, x: Tensor) -> Tensor:
+    features = getattr(encoder, "features", None)
+    return features(x) if callable(features) else encoder(x)
+
+
 def protomaml_adapt(
     model: ProtoNet,
     support_x: Tensor,
@@ -199,69 +219,46 @@ def protomaml_adapt(
     """ProtoMAML's inner loop: start from the prototype head, take gradient steps on the support set.
 
     The linear head is initialised with ``W = 2c, b = -||c||^2`` (so with ``steps=0`` the
-    predictions are exactly ProtoNet's), then ``steps`` steps of plain gradient descent on the
-    support cross-entropy update the head (and the encoder too with ``adapt_encoder=True``, as in
-    Triantafillou et al. 2020). Parameters are updated functionally
-    (``torch.func.functional_call``), so with ``create_graph=True`` the query logits stay
-    differentiable w.r.t. the model's parameters, as MAML's outer loop needs.
+    predictions are exactly ProtoNet's), then the shared :func:`~course_lib.adaptation.adapt` takes
+    ``steps`` SGD steps on the support cross-entropy with the partial parameter dict of the head
+    (and of the encoder too with ``adapt_encoder=True``, as in Triantafillou et al. 2020). With
+    ``create_graph=True`` the query logits stay differentiable w.r.t. the model's parameters, as
+    MAML's outer loop needs.
 
     BatchNorm without running statistics normalises with the statistics of the batch it sees, so
     every embedding pass embeds support and query *together*, as :meth:`ProtoNet.forward` does
-    (the query labels are never used).
+    (the query labels are never used: their rows are ignored by the loss).
 
     support_x [N*K,1,H,W], support_y [N*K], query_x [Q,1,H,W] ->
     (query logits [Q, N], support losses: one float per step, before each update).
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    from torch.func import functional_call
-
-    encoder = model.encoder
     n_support = support_x.shape[0]
     both = torch.cat([support_x, query_x], dim=0)
+    emb = _embed(model.encoder, both)
+    weight, bias = linear_head_from_prototypes(prototypes(emb[:n_support], support_y, n_way))
+    if adapt_encoder:  # the loss sees support and query rows together; the query rows are ignored
+        net = _LinearHead(model.encoder)
+        x, y = both, torch.cat([support_y, support_y.new_full((query_x.shape[0],), -1)])
+        params = {"weight": weight, "bias": bias} | {f"encoder.{n}": p for n, p in model.encoder.named_parameters()}
+    else:
+        net, x, y = _LinearHead(), emb[:n_support], support_y
+        params = {"weight": weight, "bias": bias}
+    if not create_graph:  # plain fine-tuning: no graph back to the model
+        params = {n: p.detach() for n, p in params.items()}
 
-    def embed(params):
-        if callable(getattr(encoder, "features", None)):
-            emb = _features_call(encoder, params, both)
-        else:
-            emb = functional_call(encoder, params, (both,))
-        return emb[:n_support], emb[n_support:]
+    def loss_fn(scores: Tensor, labels: Tensor) -> Tensor:
+        return F.cross_entropy(scores, labels, ignore_index=-1)
 
-    fast_enc = {name: p for name, p in encoder.named_parameters()}
-    support_emb, query_emb = embed(fast_enc)
-    weight, bias = linear_head_from_prototypes(prototypes(support_emb, support_y, n_way))
-    if not create_graph:  # plain fine-tuning: the head starts as a fresh leaf
-        weight, bias = weight.detach().requires_grad_(True), bias.detach().requires_grad_(True)
-        if not adapt_encoder:
-            support_emb, query_emb = support_emb.detach(), query_emb.detach()
     losses = []
     for _ in range(steps):
-        loss = F.cross_entropy(linear_scores(support_emb, weight, bias), support_y)
-        losses.append(float(loss.detach()))
-        inputs = [weight, bias] + (list(fast_enc.values()) if adapt_encoder else [])
-        grads = torch.autograd.grad(loss, inputs, create_graph=create_graph, allow_unused=True)
-        weight = weight - inner_lr * grads[0]
-        bias = bias - inner_lr * grads[1]
-        if adapt_encoder:
-            fast_enc = {
-                name: p if g is None else p - inner_lr * g
-                for (name, p), g in zip(fast_enc.items(), grads[2:])
-            }
-            support_emb, query_emb = embed(fast_enc)
-    return linear_scores(query_emb, weight, bias), losses
-
-
-def _features_call(encoder: nn.Module, params: dict[str, Tensor], x: Tensor) -> Tensor:
-    """``encoder.features(x)`` evaluated with the parameters ``params`` (functional call)."""
-    from torch.func import functional_call
-
-    class _Features(nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner.features(x)
-
-    wrapper = _Features(encoder)
-    return functional_call(wrapper, {f"inner.{k}": v for k, v in params.items()}, (x,))
+        with torch.no_grad():
+            losses.append(float(loss_fn(torch.func.functional_call(net, params, (x,)), y)))
+        params = adapt(net, params, x, y, loss_fn=loss_fn, steps=1, update=SGD(inner_lr))
+    if adapt_encoder:
+        logits = torch.func.functional_call(net, params, (both,))[n_support:]
+    else:
+        query_emb = emb[n_support:] if create_graph else emb[n_support:].detach()
+        logits = linear_scores(query_emb, params["weight"], params["bias"])
+    return logits, losses

@@ -7,8 +7,7 @@ adapted weights::
     theta <- theta + epsilon * mean_i (phi_i - theta)
 
 No second derivatives, no query set, no graph through the inner loop: ``phi_i`` is computed under
-``torch.no_grad`` semantics (plain numbers). ``(theta - phi_i) / (k * alpha)`` plays the role of a
-gradient, so the outer update can also be handed to any optimizer (Adam, say) as ``p.grad``.
+``torch.no_grad`` semantics (plain numbers).
 
 With ``k = 1`` Reptile is ordinary SGD on the average task loss (joint training); it needs
 ``k >= 2`` to meta-learn anything (see chapter 03's Taylor analysis).
@@ -21,11 +20,15 @@ the term that makes Reptile meta-learn, AvgGradInner, rewards agreement between 
 *different* minibatches of a task (within-task generalisation); with one batch in every step it
 only rewards a large gradient on that batch.
 
-Two implementations of the inner loop over a batch of tasks, giving the same result:
+The inner loop is the shared :func:`course_lib.adaptation.adapt` with ``update=SGD(alpha)``, run on
+the tasks of a batch one after another (``vectorize=False``) or all at once with ``vmap``
+(``vectorize=True``, :func:`course_lib.vectorized.adapt_batch`; much faster for small models on a
+CPU, measured in chapter 03).
 
-* ``vectorize=False`` (serial): one task after another.
-* ``vectorize=True`` (batched): :func:`torch.func.vmap` of a :func:`torch.func.grad` loop over the
-  tasks of the batch; much faster for small models on CPU (measured in chapter 03).
+The outer update is handed to a ``torch.optim`` optimizer: :func:`reptile_step` sets
+``p.grad = theta - mean_i phi_i`` (the *Reptile gradient*, Nichol et al.'s ``g``), so
+``torch.optim.SGD(model.parameters(), lr=epsilon)`` is exactly the update above, and Adam (say)
+is Reptile with Adam as the outer optimizer.
 
 Shapes: ``support_x [T, N, ...]``, ``support_y [T, N, ...]`` for a batch; ``[N, ...]`` per task.
 """
@@ -36,22 +39,12 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from course_lib.algorithms.maml import LossFn, Params, adapt, batched_fine_tune, check_inner_args, check_task, task_loss
+from course_lib.adaptation import SGD, LossFn, Params, adapt, task_loss
+from course_lib.checks import check_count, check_params, check_task
 from course_lib.nets import params_of
+from course_lib.vectorized import adapt_batch
 
-
-def check_outer_lr(outer_lr: float) -> None:
-    """Raise ``ValueError`` unless ``0 <= outer_lr`` (1.0 = jump to the average adapted weights)."""
-    lr = float(outer_lr)
-    if not lr == lr or lr < 0 or lr == float("inf"):
-        raise ValueError(
-            f"outer_lr must be a finite number >= 0, got {outer_lr!r}; a negative value would move "
-            "the initialisation away from the adapted weights"
-        )
-
-
-def _detached(params: Params) -> Params:
-    return {n: p.detach() for n, p in params.items()}
+__all__ = ["adapted_weights", "inner_minibatches", "reptile_direction", "reptile_step"]
 
 
 def inner_minibatches(num_examples: int, batch_size: int, steps: int,
@@ -98,9 +91,11 @@ def adapted_weights(
             drawn from the global torch random state).
         vectorize: vmap over tasks (True) or a Python loop (False).
     """
-    check_inner_args(inner_lr, inner_steps)
+    check_count("inner_steps", inner_steps, 1)
     check_task(support_x, support_y, batched=True)
-    theta = _detached(params)
+    check_params(model, params)
+    update = SGD(inner_lr)
+    theta = {n: p.detach() for n, p in params.items()}
     if inner_batch_size is None:
         steps = [(support_x, support_y, inner_steps)]
     else:
@@ -111,13 +106,12 @@ def adapted_weights(
         for t in range(support_x.shape[0]):
             phi = theta
             for x, y, k in steps:
-                phi = adapt(model, phi, x[t], y[t], loss_fn=loss_fn, inner_lr=inner_lr, inner_steps=k)
+                phi = adapt(model, phi, x[t], y[t], loss_fn=loss_fn, steps=k, update=update)
             per_task.append(phi)
         return {n: torch.stack([phi[n] for phi in per_task]) for n in theta}
-
     phi = theta
     for j, (x, y, k) in enumerate(steps):
-        phi = batched_fine_tune(model, phi, x, y, loss_fn, inner_lr, k, params_batched=j > 0)
+        phi = adapt_batch(model, phi, x, y, loss_fn=loss_fn, steps=k, update=update, params_batched=j > 0)
     return phi
 
 
@@ -133,45 +127,35 @@ def reptile_direction(model: nn.Module, params: Params, batch, **kwargs) -> Para
 
 def reptile_step(
     model: nn.Module,
+    optimizer: torch.optim.Optimizer,
     batch,
     *,
     loss_fn: LossFn,
     inner_lr: float,
     inner_steps: int,
     inner_batch_size: int | None = None,
-    outer_lr: float = 1.0,
-    optimizer: torch.optim.Optimizer | None = None,
     vectorize: bool = True,
 ) -> dict[str, float]:
-    """One Reptile meta-update of ``model`` in place.
+    """One Reptile meta-update: ``p.grad = theta - mean_i phi_i``, then ``optimizer.step()``.
 
-    Without ``optimizer``: ``theta <- theta + outer_lr * mean_i (phi_i - theta)``.
-    With ``optimizer``: the optimizer steps along the pseudo-gradient ``-(mean_i phi_i - theta)``
-    (``outer_lr`` is then ignored; the optimizer's own learning rate applies).
-    ``inner_batch_size``: see :func:`adapted_weights`.
+    With ``torch.optim.SGD(model.parameters(), lr=epsilon)`` this is
+    ``theta <- theta + epsilon * mean_i (phi_i - theta)``. ``inner_batch_size``: see :func:`adapted_weights`.
 
     Returns ``{"loss": mean query loss of the adapted weights (or support loss if the batch has no
     query set), "update_norm": ||mean_i (phi_i - theta)||}``.
     """
-    check_outer_lr(outer_lr)
     params = params_of(model)
-    phi = adapted_weights(model, params, batch.support_x, batch.support_y, loss_fn=loss_fn,
-                          inner_lr=inner_lr, inner_steps=inner_steps, inner_batch_size=inner_batch_size,
-                          vectorize=vectorize)
+    phi = adapted_weights(model, params, batch.support_x, batch.support_y, loss_fn=loss_fn, inner_lr=inner_lr,
+                          inner_steps=inner_steps, inner_batch_size=inner_batch_size, vectorize=vectorize)
     direction = {n: phi[n].mean(0) - p.detach() for n, p in params.items()}
     # a number for the progress bar: how well the adapted weights do on held-out examples
     has_query = getattr(batch, "query_x", None) is not None
     x, y = (batch.query_x, batch.query_y) if has_query else (batch.support_x, batch.support_y)
     with torch.no_grad():
         losses = vmap(lambda p, xi, yi: task_loss(model, p, xi, yi, loss_fn), randomness="same")(phi, x, y)
-    if optimizer is None:
-        with torch.no_grad():
-            for n, p in params.items():
-                p.add_(direction[n], alpha=float(outer_lr))
-    else:
-        optimizer.zero_grad(set_to_none=True)
-        for n, p in params.items():
-            p.grad = -direction[n]
-        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    for n, p in params.items():
+        p.grad = -direction[n]
+    optimizer.step()
     norm = torch.sqrt(sum((d**2).sum() for d in direction.values()))
     return {"loss": float(losses.mean()), "update_norm": float(norm)}

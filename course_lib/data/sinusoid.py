@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from course_lib.episodes import TaskBatch
+from course_lib.data.episodes import TaskBatch
 
 
 def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator | None) -> Tensor:
@@ -132,7 +132,7 @@ class SinusoidTaskFamily:
                      device: torch.device | str | None = None) -> TaskBatch:
         """Draw ``n_tasks`` tasks with independent support and query points.
 
-        Returns a :class:`course_lib.episodes.TaskBatch` with ``support_x, support_y``
+        Returns a :class:`course_lib.data.episodes.TaskBatch` with ``support_x, support_y``
         float32 ``[n_tasks, k_support, 1]`` and ``query_x, query_y`` ``[n_tasks, k_query, 1]``
         (``classes`` is None), on ``device`` (default CPU).
         """

@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from course_lib.edu.student_model import init_shared, masked_bce, student_logits
+from course_lib.adaptation import SGD, adapt
+from course_lib.edu.student_model import StudentModel, answers_loss, init_shared, masked_bce, student_logits
 from course_lib.training import train_loop
 
 
@@ -122,58 +124,72 @@ def fit_global_irt(sequences, num_skills: int, rank: int = 4, l2: float = 0.05, 
     return GlobalIRT(shared, holder.abilities.detach(), l2, history)
 
 
-@torch.enable_grad()
+class SGDTowardPrior:
+    """SGD on ``loss + l2 ||p - anchor||^2``: ``p - lr (g + 2 l2 (p - anchor))`` (an update rule for ``adapt``).
+
+    ``anchor``: ``{name: tensor}`` broadcastable to each adapted parameter (the prior's mean).
+    """
+
+    def __init__(self, lr: float, l2: float, anchor: dict[str, torch.Tensor]):
+        self.sgd, self.l2, self.anchor = SGD(lr), float(l2), anchor
+
+    def init(self, params):
+        return None
+
+    def __call__(self, params, grads, state=None):
+        pulled = {n: g + 2 * self.l2 * (params[n] - self.anchor[n]) for n, g in grads.items()}
+        return self.sgd(params, pulled, state)
+
+
+class _PerStudentSkillModel(nn.Module):
+    """``logit = bias_s + offset_{s, skill}``: one bias and one offset per skill for each student."""
+
+    def __init__(self, num_students: int, num_skills: int, device=None):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(num_students, 1, device=device))
+        self.offsets = nn.Parameter(torch.zeros(num_students, num_skills + 1, device=device))
+
+    def forward(self, skills: torch.Tensor) -> torch.Tensor:
+        return self.bias + torch.gather(self.offsets, 1, skills)
+
+
 def fine_tune_ability(shared: dict, support_skills: torch.Tensor, support_correct: torch.Tensor,
                       init_ability: torch.Tensor | None = None, steps: int = 20, lr: float = 1.0,
                       l2: float = 0.05, support_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Gradient descent on each student's ability from their support answers (skills fixed).
 
     Minimises ``mean BCE(support) + l2 ||a - a_0||^2`` per student, starting at ``a_0 =
-    init_ability`` (default 0). support_*: [B, k]; returns abilities [B, 1+r] (no autograd graph).
-    With k = 0 nothing is observed and ``a_0`` is returned.
+    init_ability`` (default 0), with the shared :func:`~course_lib.adaptation.adapt` on the partial
+    parameter dict ``{"ability": [B, 1+r]}``. support_*: [B, k]; returns abilities [B, 1+r] (no
+    autograd graph). With k = 0 nothing is observed and ``a_0`` is returned.
     """
     if steps < 0 or lr <= 0:
         raise ValueError(f"need steps >= 0 and lr > 0, got steps={steps}, lr={lr}")
-    b = support_skills.shape[0]
-    rank = shared["skill_embed"].shape[-1]
-    a0 = torch.zeros(b, rank + 1, device=support_skills.device) if init_ability is None else init_ability.expand(b, -1)
-    ability = a0.detach().clone()
-    if support_skills.shape[1] == 0:
-        return ability
-    shared = {k: v.detach() for k, v in shared.items()}
-    for _ in range(steps):
-        ability.requires_grad_(True)
-        loss = masked_bce(student_logits(shared, ability, support_skills), support_correct, support_mask)
-        loss = loss + l2 * (ability - a0).pow(2).sum()
-        (grad,) = torch.autograd.grad(loss, ability)
-        ability = (ability - lr * grad).detach()
-    return ability
+    model = StudentModel(shared, init_ability)
+    a0 = model.per_student(support_skills.shape[0])["ability"].detach()
+    if support_skills.shape[1] == 0 or steps == 0:
+        return a0.clone()
+    return adapt(model, {"ability": a0}, support_skills, support_correct, loss_fn=answers_loss(support_mask),
+                 steps=steps, update=SGDTowardPrior(lr, l2, {"ability": a0}))["ability"]
 
 
-@torch.enable_grad()
 def fit_from_scratch(support_skills: torch.Tensor, support_correct: torch.Tensor, query_skills: torch.Tensor,
                      num_skills: int, steps: int = 50, lr: float = 0.5, l2: float = 0.1,
                      support_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Per-student logistic model (bias + per-skill offset) trained on that student's support only.
 
     Parameters start at 0 (probability 1/2) and are fitted by gradient descent on
-    ``mean BCE(support) + l2 (bias^2 + ||offsets||^2)``. Returns query logits [B, Q].
+    ``mean BCE(support) + l2 (bias^2 + ||offsets||^2)`` (the shared ``adapt`` with a prior at 0).
+    Returns query logits [B, Q].
     """
-    b = support_skills.shape[0]
-    bias = torch.zeros(b, 1, device=query_skills.device)
-    offsets = torch.zeros(b, num_skills + 1, device=query_skills.device)
-    if support_skills.shape[1] == 0:
-        return bias.expand_as(query_skills).clone()
-    for _ in range(steps):
-        bias.requires_grad_(True)
-        offsets.requires_grad_(True)
-        logits = bias + torch.gather(offsets, 1, support_skills)
-        loss = masked_bce(logits, support_correct, support_mask)
-        loss = loss + l2 * (bias.pow(2).sum() + offsets.pow(2).sum())
-        g_bias, g_off = torch.autograd.grad(loss, (bias, offsets))
-        bias = (bias - lr * g_bias).detach()
-        offsets = (offsets - lr * g_off).detach()
-    return bias + torch.gather(offsets, 1, query_skills)
+    model = _PerStudentSkillModel(support_skills.shape[0], num_skills, query_skills.device)
+    if support_skills.shape[1] == 0 or steps == 0:
+        return model.bias.detach().expand_as(query_skills).clone()
+    start = {n: p.detach() for n, p in model.named_parameters()}
+    fitted = adapt(model, start, support_skills, support_correct, loss_fn=answers_loss(support_mask), steps=steps,
+                   update=SGDTowardPrior(lr, l2, {n: torch.zeros_like(p) for n, p in start.items()}))
+    with torch.no_grad():
+        return torch.func.functional_call(model, fitted, (query_skills,))
 
 
 def select_on_validation(predict_with, candidates, val_tasks) -> tuple[object, dict]:

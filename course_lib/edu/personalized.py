@@ -11,11 +11,11 @@ that a few gradient steps on a new student's first k answers (support) predict t
     min over (a_0, b, v)   sum_s  L_query_s(a_s^(n))                                  (outer)
 
 Only the personal parameters are adapted in the inner loop — the split of MAML into shared and
-task-specific parameters that recommender systems use for new users (MeLU, Lee et al. 2019). The
-inner loop is batched by hand: the support loss is a sum over students of per-student means, so
-the gradient with respect to the ability matrix [B, 1+r] holds every student's own gradient at
-once. (The generic versions that adapt all parameters of any network are
-``course_lib.algorithms.maml`` and ``course_lib.algorithms.reptile``.)
+task-specific parameters that recommender systems use for new users (MeLU, Lee et al. 2019): the
+shared :func:`course_lib.adaptation.adapt` with the partial parameter dict ``{"ability": [B, 1+r]}``
+(one row per student) and Meta-SGD's rule ``PerParameterSGD`` (a learned step per ability
+dimension). The support loss is a sum over students of per-student means, so the gradient with
+respect to the ability matrix holds every student's own gradient at once.
 
 **Reptile** (Nichol, Achiam & Schulman 2018) adapts *all* parameters of the student model to each
 student with plain SGD on that student's answers and moves the initialisation towards the average
@@ -28,12 +28,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.adaptation import SGD, PerParameterSGD, adapt
 from course_lib.edu.splits import ColdStartTasks
-from course_lib.edu.student_model import masked_bce, student_logits
+from course_lib.edu.student_model import StudentModel, answers_loss, masked_bce
 from course_lib.training import train_loop
 
 
-class PersonalizedStudentModel(nn.Module):
+class PersonalizedStudentModel(StudentModel):
     """Shared skill parameters + a meta-learned initial ability, adapted per student by SGD.
 
     num_skills: S (read from the data); rank: r; inner_lr / inner_steps: the adaptation rule
@@ -43,14 +44,12 @@ class PersonalizedStudentModel(nn.Module):
 
     def __init__(self, num_skills: int, rank: int = 4, inner_lr: float = 1.0, inner_steps: int = 5,
                  learn_inner_lr: bool = False):
-        super().__init__()
         if num_skills < 1:
             raise ValueError(f"num_skills must be >= 1 (read it from the data), got {num_skills}")
         if inner_lr <= 0 or inner_steps < 0:
             raise ValueError(f"need inner_lr > 0 and inner_steps >= 0, got {inner_lr}, {inner_steps}")
-        self.skill_bias = nn.Parameter(torch.zeros(num_skills + 1))
-        self.skill_embed = nn.Parameter(0.1 * torch.randn(num_skills + 1, rank))
-        self.ability_init = nn.Parameter(torch.zeros(rank + 1))
+        super().__init__({"skill_bias": torch.zeros(num_skills + 1),
+                          "skill_embed": 0.1 * torch.randn(num_skills + 1, rank)})
         self.log_inner_lr = nn.Parameter(torch.full((rank + 1,), float(inner_lr)).log(),
                                          requires_grad=learn_inner_lr)
         self.inner_steps = int(inner_steps)
@@ -65,52 +64,33 @@ class PersonalizedStudentModel(nn.Module):
             model.skill_embed.copy_(global_model.shared["skill_embed"])
         return model
 
-    def shared(self) -> dict[str, torch.Tensor]:
-        return {"skill_bias": self.skill_bias, "skill_embed": self.skill_embed}
-
     def adapt(self, support_skills: torch.Tensor, support_correct: torch.Tensor,
               support_mask: torch.Tensor | None = None, create_graph: bool = False,
               steps: int | None = None) -> torch.Tensor:
         """Inner loop: abilities [B, 1+r] after ``steps`` SGD steps on each student's support [B, k].
 
-        ``create_graph=True`` (MAML) keeps the graph through every step, so the outer gradient
-        contains the second-order terms; otherwise (first-order MAML, evaluation) the adapted value
-        is returned with the gradient of the identity with respect to the initialisation.
+        ``create_graph=True`` (MAML) differentiates through every step, so the outer gradient
+        contains the second-order terms; otherwise (first-order MAML) the inner gradients are
+        constants. Call under ``torch.no_grad()`` with detached parameters for plain prediction.
         """
         steps = self.inner_steps if steps is None else steps
-        b = support_skills.shape[0]
-        with torch.enable_grad():
-            start = self.ability_init.unsqueeze(0).expand(b, -1)
-            if support_skills.shape[1] == 0 or steps == 0:
-                return start
-            lr = self.log_inner_lr.exp()
-            if create_graph:
-                ability = start
-                for _ in range(steps):
-                    loss = masked_bce(student_logits(self.shared(), ability, support_skills), support_correct,
-                                      support_mask)
-                    (grad,) = torch.autograd.grad(loss, ability, create_graph=True)
-                    ability = ability - lr * grad
-                return ability
-            current = start.detach()
-            for _ in range(steps):
-                current = current.detach().requires_grad_(True)
-                loss = masked_bce(student_logits(self.shared(), current, support_skills), support_correct,
-                                  support_mask)
-                (grad,) = torch.autograd.grad(loss, current)
-                current = current - lr.detach() * grad
-            return start + (current - start).detach()
+        start = self.per_student(support_skills.shape[0])
+        if support_skills.shape[1] == 0 or steps == 0:
+            return start["ability"]
+        rule = PerParameterSGD({"ability": self.log_inner_lr.exp()})
+        phi = adapt(self, start, support_skills, support_correct, loss_fn=answers_loss(support_mask),
+                    steps=steps, update=rule, first_order=not create_graph)
+        return phi["ability"]
 
-    def forward(self, tasks: ColdStartTasks, create_graph: bool = False) -> torch.Tensor:
+    def query_logits(self, tasks: ColdStartTasks, create_graph: bool = False) -> torch.Tensor:
         """Query logits [B, Q] after adapting to each student's support set."""
         ability = self.adapt(tasks.support_skills, tasks.support_correct, create_graph=create_graph)
-        return student_logits(self.shared(), ability, tasks.query_skills)
+        return torch.func.functional_call(self, {"ability": ability}, (tasks.query_skills,))
 
     @torch.no_grad()
     def predict(self, tasks: ColdStartTasks) -> torch.Tensor:
         """Query logits [B, Q] (no autograd graph)."""
-        ability = self.adapt(tasks.support_skills, tasks.support_correct).detach()
-        return student_logits(self.shared(), ability, tasks.query_skills)
+        return self.query_logits(tasks).detach()
 
 
 class ColdStartSampler:
@@ -152,7 +132,7 @@ def maml_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, num_s
 
     def step_fn(step):
         tasks = sampler.sample().to(device)
-        logits = model(tasks, create_graph=not first_order)
+        logits = model.query_logits(tasks, create_graph=not first_order)
         loss = masked_bce(logits, tasks.query_correct, tasks.query_mask) / len(tasks)
         opt.zero_grad()
         loss.backward()
@@ -165,39 +145,28 @@ def maml_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, num_s
 
 
 # ----------------------------------------------------------------------------------------------- Reptile
-@torch.enable_grad()
 def reptile_adapt(model: PersonalizedStudentModel, skills: torch.Tensor, correct: torch.Tensor,
-                  mask: torch.Tensor | None = None, steps: int | None = None, lr: float | None = None):
-    """SGD on *all* parameters, one copy per student.
+                  mask: torch.Tensor | None = None, steps: int | None = None, lr: float | None = None
+                  ) -> dict[str, torch.Tensor]:
+    """SGD on *all* parameters, one copy per student: ``{name: [B, ...]}`` (no autograd graph).
 
-    skills/correct/mask: [B, T]. Returns (shared dict whose tensors have a leading B dim,
-    abilities [B, 1+r]).
+    skills/correct/mask: [B, T]; the adaptation is the shared :func:`~course_lib.adaptation.adapt`
+    with every parameter of the student model given a leading student dimension.
     """
     steps = model.inner_steps if steps is None else steps
     lr = float(model.log_inner_lr.exp().mean()) if lr is None else lr
-    b = skills.shape[0]
-    params = {
-        "skill_bias": model.skill_bias.detach().unsqueeze(0).expand(b, -1).clone(),
-        "skill_embed": model.skill_embed.detach().unsqueeze(0).expand(b, -1, -1).clone(),
-        "ability": model.ability_init.detach().unsqueeze(0).expand(b, -1).clone(),
-    }
-    if skills.shape[1] > 0:
-        for _ in range(steps):
-            for p in params.values():
-                p.requires_grad_(True)
-            shared = {"skill_bias": params["skill_bias"], "skill_embed": params["skill_embed"]}
-            loss = masked_bce(student_logits(shared, params["ability"], skills), correct, mask)
-            grads = torch.autograd.grad(loss, list(params.values()))
-            params = {k: (p - lr * g).detach() for (k, p), g in zip(params.items(), grads)}
-    return {k: params[k] for k in ("skill_bias", "skill_embed")}, params["ability"]
+    start = {n: p.detach() for n, p in model.per_student(skills.shape[0], ("skill_bias", "skill_embed", "ability")).items()}
+    if skills.shape[1] == 0 or steps == 0:
+        return start
+    return adapt(model, start, skills, correct, loss_fn=answers_loss(mask), steps=steps, update=SGD(lr))
 
 
 @torch.no_grad()
 def reptile_predict(model: PersonalizedStudentModel, tasks: ColdStartTasks, steps: int | None = None,
                     lr: float | None = None) -> torch.Tensor:
     """Adapt all parameters to each student's support answers, then predict the query: [B, Q]."""
-    shared, ability = reptile_adapt(model, tasks.support_skills, tasks.support_correct, steps=steps, lr=lr)
-    return student_logits(shared, ability, tasks.query_skills)
+    adapted = reptile_adapt(model, tasks.support_skills, tasks.support_correct, steps=steps, lr=lr)
+    return torch.func.functional_call(model, adapted, (tasks.query_skills,))
 
 
 def reptile_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, num_steps: int,
@@ -215,14 +184,12 @@ def reptile_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, nu
         correct = torch.cat([tasks.support_correct, tasks.query_correct], 1)
         mask = torch.cat([torch.ones_like(tasks.support_skills, dtype=torch.bool), tasks.query_mask], 1)
         with torch.no_grad():   # loss before adaptation, for the record
-            before = masked_bce(student_logits(model.shared(), model.ability_init.expand(len(tasks), -1), skills),
-                                correct, mask) / len(tasks)
-        shared, ability = reptile_adapt(model, skills, correct, mask, lr=inner_lr)
+            before = masked_bce(model(skills), correct, mask) / len(tasks)
+        adapted = reptile_adapt(model, skills, correct, mask, lr=inner_lr)
         with torch.no_grad():
-            for name, adapted in (("skill_bias", shared["skill_bias"]), ("skill_embed", shared["skill_embed"]),
-                                  ("ability_init", ability)):
+            for name, value in adapted.items():
                 param = getattr(model, name)
-                param.add_(outer_lr * (adapted.mean(0) - param))
+                param.add_(outer_lr * (value.mean(0) - param))
         return {"loss": before.item(), "k": tasks.k}
 
     return train_loop(step_fn, num_steps, state={"model": model, "sampler": sampler},

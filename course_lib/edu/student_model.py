@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def init_shared(num_skills: int, rank: int = 4, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -34,10 +35,6 @@ def init_shared(num_skills: int, rank: int = 4, generator: torch.Generator | Non
         "skill_bias": torch.zeros(num_skills + 1),
         "skill_embed": 0.1 * torch.randn(num_skills + 1, rank, generator=generator),
     }
-
-
-def num_skills_of(shared: dict[str, torch.Tensor]) -> int:
-    return shared["skill_bias"].shape[-1] - 1
 
 
 def student_logits(shared: dict[str, torch.Tensor], ability: torch.Tensor, skills: torch.Tensor) -> torch.Tensor:
@@ -73,3 +70,37 @@ def masked_bce(logits: torch.Tensor, correct: torch.Tensor, mask: torch.Tensor |
     if per_student:
         return (loss.sum(1) / mask.sum(1).clamp(min=1)).sum()
     return loss.sum() / mask.sum().clamp(min=1)
+
+
+class StudentModel(nn.Module):
+    """The model as a module, so that :func:`course_lib.adaptation.adapt` can adapt any part of it.
+
+    Parameters: ``skill_bias [S+1]``, ``skill_embed [S+1, r]`` and ``ability [1+r]`` (one starting
+    ability for everybody). ``forward(skills [B, T]) -> logits [B, T]``. In a parameter dict the
+    ability may carry a student dimension (``[B, 1+r]``: one per student), and so may the skill
+    parameters (``[B, S+1]``, ``[B, S+1, r]``: Reptile adapts everything per student).
+    """
+
+    def __init__(self, shared: dict[str, torch.Tensor], ability: torch.Tensor | None = None):
+        super().__init__()
+        self.skill_bias = nn.Parameter(shared["skill_bias"].detach().clone())
+        self.skill_embed = nn.Parameter(shared["skill_embed"].detach().clone())
+        rank = self.skill_embed.shape[-1]
+        start = torch.zeros(rank + 1, device=self.skill_bias.device) if ability is None else ability.detach().clone()
+        self.ability = nn.Parameter(start)
+
+    def shared(self) -> dict[str, torch.Tensor]:
+        return {"skill_bias": self.skill_bias, "skill_embed": self.skill_embed}
+
+    def forward(self, skills: torch.Tensor) -> torch.Tensor:
+        ability = self.ability if self.ability.dim() == 2 else self.ability.expand(skills.shape[0], -1)
+        return student_logits(self.shared(), ability, skills)
+
+    def per_student(self, num_students: int, names=("ability",)) -> dict[str, torch.Tensor]:
+        """``{name: [B, ...]}``: one copy of each named parameter per student (views, same graph)."""
+        return {n: getattr(self, n).unsqueeze(0).expand(num_students, *getattr(self, n).shape) for n in names}
+
+
+def answers_loss(mask: torch.Tensor | None = None):
+    """``loss_fn(logits, correct)`` for :func:`~course_lib.adaptation.adapt`: :func:`masked_bce` with ``mask``."""
+    return lambda logits, correct: masked_bce(logits, correct, mask)

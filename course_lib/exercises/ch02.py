@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from course_lib.algorithms import linear_maml, maml
+from course_lib.adaptation import adapt
+from course_lib.algorithms import maml
+from course_lib.analysis import linear_maml
 from course_lib.exercises._core import _correct, _wrong, check_close, check_function, not_attempted
 
 __all__ = [
@@ -101,7 +103,7 @@ def check_differentiable_adapt(fn) -> bool:
         return not_attempted(name, hint)
     if isinstance(phi, nn.Module):
         return _wrong(name, "it returns a module; return the adapted parameters as a dict", hint)
-    reference = maml.adapt(model, dict(model.named_parameters()), sx, sy, loss_fn=F.mse_loss, inner_lr=0.01)
+    reference = adapt(model, dict(model.named_parameters()), sx, sy, loss_fn=F.mse_loss, update=0.01)
     for n, p in reference.items():
         if n not in phi or phi[n].shape != p.shape or not torch.allclose(phi[n], p, atol=1e-6):
             return _wrong(name, f"the adapted value of {n!r} is not one SGD step on the support MSE", hint)
@@ -121,7 +123,7 @@ def check_differentiable_adapt(fn) -> bool:
 
 
 def _as_batch(sx, sy, qx, qy):
-    from course_lib.episodes import TaskBatch
+    from course_lib.data.episodes import TaskBatch
 
     return TaskBatch(sx[None], sy[None], qx[None], qy[None])
 

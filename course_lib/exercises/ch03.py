@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms import maml, reptile, taylor_analysis
+from course_lib.algorithms import maml, reptile
+from course_lib.analysis import taylor_analysis
 from course_lib.exercises._core import _correct, _wrong, check_close, not_attempted
 
 __all__ = ["buggy_reptile_update", "check_reptile_update", "check_taylor_coefficients", "check_noise_floor"]
@@ -33,7 +34,7 @@ def _case(seed=31):
     model = nn.Sequential(nn.Linear(1, 12), nn.Tanh(), nn.Linear(12, 1))
     amp = torch.rand(3, 1, 1, generator=g) * 4 + 1
     sx = torch.rand(3, 10, 1, generator=g) * 10 - 5
-    phi = reptile.adapted_weights(model, maml.params_of(model), sx, amp * torch.sin(sx), loss_fn=F.mse_loss,
+    phi = reptile.adapted_weights(model, params_of(model), sx, amp * torch.sin(sx), loss_fn=F.mse_loss,
                                   inner_lr=0.02, inner_steps=5, vectorize=False)
     adapted = [{n: v[i].clone() for n, v in phi.items()} for i in range(3)]
     return model, adapted
@@ -81,7 +82,7 @@ def check_taylor_coefficients(answer) -> bool:
     g = torch.Generator().manual_seed(32)
     xa, xb = (torch.randn(10, 1, generator=g, dtype=torch.float64) for _ in range(2))
     a, b = (xa, 2 * torch.sin(xa)), (xb, 2 * torch.sin(xb))
-    params = maml.params_of(net)
+    params = params_of(net)
     terms = taylor_analysis.taylor_terms(net, params, a, b, F.mse_loss)
     for alg in ("maml", "fomaml", "reptile"):
         try:

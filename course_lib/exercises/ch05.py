@@ -95,7 +95,7 @@ def _tiny_problem():
         for p in encoder.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.5)
     from course_lib.algorithms.protonet import ProtoNet
-    from course_lib.episodes import EpisodeSampler
+    from course_lib.data.episodes import EpisodeSampler
 
     model = ProtoNet(encoder)
     images = torch.randn(8, 6, 4, 4, generator=g)
@@ -153,7 +153,7 @@ def check_mismatch_measurement(answer, models: dict, test_images: torch.Tensor, 
                                device="cpu") -> bool:
     """``answer``: dict model-name -> mean 5-way 1-shot accuracy on ``test_images`` under
     :data:`MISMATCH_PROTOCOL` with ``n_episodes`` episodes. Re-measures and compares."""
-    from course_lib.algorithms.one_shot_eval import evaluate_episodes
+    from course_lib.experiments.one_shot_eval import evaluate_episodes
 
     name = "Exercise 4 (training way/shot mismatch)"
     hint = ("for each trained model call evaluate_episodes(model, test_images, n_episodes=..., device=..., "

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import torch
 
-from course_lib.algorithms import continual_metrics, lifelong
+from course_lib.analysis import continual_metrics
+from course_lib.experiments import lifelong
 from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
 
 __all__ = [

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from course_lib.algorithms.maml import LossFn, evaluate_adaptation
+from course_lib.adaptation import LossFn
+from course_lib.evaluation import evaluate_adaptation
 
 
 def joint_training_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch, *, loss_fn: LossFn) -> dict[str, float]:
@@ -47,7 +48,7 @@ def tune_inner_lr(model: nn.Module, tasks: Iterable, *, loss_fn: LossFn, candida
     params = dict(model.named_parameters())
     scores = {}
     for lr in candidates:
-        result = evaluate_adaptation(model, params, tasks, loss_fn=loss_fn, inner_lr=lr, steps=(steps,))
+        result = evaluate_adaptation(model, params, tasks, loss_fn=loss_fn, update=lr, steps=(steps,))
         values = torch.tensor(result[steps])
         scores[lr] = float(values.mean()) if torch.isfinite(values).all() else float("inf")
     best = min(scores, key=scores.get)

@@ -56,7 +56,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_lib.algorithms.continual_metrics import (
+from course_lib.analysis.continual_metrics import (
     average_accuracy,
     backward_transfer,
     first_task_drop,
@@ -64,7 +64,7 @@ from course_lib.algorithms.continual_metrics import (
     forward_transfer,
 )
 from course_lib.algorithms.protonet import proto_scores, prototypes
-from course_lib.episodes import EpisodeSampler
+from course_lib.data.episodes import EpisodeSampler
 from course_lib.nets import Conv4
 
 __all__ = [

@@ -22,7 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from course_lib.algorithms.maml import LossFn, Params, check_inner_args, task_loss
+from course_lib.adaptation import LossFn, Params, task_loss
+from course_lib.checks import check_step_size
 
 # coefficients (of AvgGrad, of alpha * AvgGradInner) for k = 2 steps
 TAYLOR_COEFFICIENTS = {"maml": (1.0, -2.0), "fomaml": (1.0, -1.0), "reptile": (2.0, -1.0)}
@@ -71,7 +72,7 @@ def _two_step_updates(model, params, first, second, loss_fn, inner_lr):
 def exact_updates(model: nn.Module, params: Params, batch_a, batch_b, loss_fn: LossFn,
                   inner_lr: float) -> dict[str, Tensor]:
     """The three algorithms' update vectors ``[P]`` for k = 2, averaged over the orders (A,B), (B,A)."""
-    check_inner_args(inner_lr, 2)
+    check_step_size("inner_lr", inner_lr)
     ab = _two_step_updates(model, params, batch_a, batch_b, loss_fn, inner_lr)
     ba = _two_step_updates(model, params, batch_b, batch_a, loss_fn, inner_lr)
     return {k: (ab[k] + ba[k]) / 2 for k in ab}

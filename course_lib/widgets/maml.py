@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms.maml import adapt
+from course_lib.adaptation import adapt
 
 _COLORS = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
 
@@ -81,7 +81,7 @@ class SinusoidAdaptationDemo:
         for label, model in self.models.items():
             device = next(model.parameters()).device
             self.params[label] = adapt(model, self.params[label], self.support_x.to(device), self.support_y.to(device),
-                                       loss_fn=F.mse_loss, inner_lr=self.inner_lr, inner_steps=n)
+                                       loss_fn=F.mse_loss, update=self.inner_lr, steps=n)
         self.steps_taken += n
         self.draw()
 

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from course_lib.algorithms.protonet import proto_scores, prototypes
-from course_lib.episodes import EpisodeSampler
+from course_lib.data.episodes import EpisodeSampler
 from course_lib.metrics import mean_ci
 
 __all__ = [

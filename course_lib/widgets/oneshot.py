@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-from course_lib.algorithms.one_shot_eval import as_scorer, run_scores
+from course_lib.experiments.one_shot_eval import as_scorer, run_scores
 
 __all__ = ["one_shot_explorer", "plot_one_shot_item", "rank_training_characters"]
 

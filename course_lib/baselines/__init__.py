@@ -1,0 +1,1 @@
+"""Small non-meta-learning baselines every few-shot result is compared with."""

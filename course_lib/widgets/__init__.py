@@ -1,0 +1,1 @@
+"""Interactive ipywidgets demos, one file per chapter topic."""
