@@ -59,7 +59,7 @@ class SGD:
     """Plain gradient descent with one step size: ``p - lr * g`` for every adapted entry."""
 
     def __init__(self, lr: float):
-        self.lr = check_step_size("the inner step size (lr)", lr,
+        self.lr = check_step_size("inner_lr (the SGD step size)", lr,
                                   "A negative step size would climb the support loss instead of descending it.")
 
     def init(self, params: Params) -> None:

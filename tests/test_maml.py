@@ -9,9 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.adaptation import adapt, task_loss
 from course_lib.algorithms import maml
 from course_lib.analysis import linear_maml
 from course_lib.baselines import joint_pretraining
+from course_lib.evaluation import evaluate_adaptation
+from course_lib.nets import params_of
 
 torch.set_num_threads(1)
 
@@ -93,7 +96,7 @@ def test_meta_gradient_matches_linear_regression_closed_form(first_order, vector
     closed = linear_maml.meta_gradient(w, xs, ys, xq, yq, 0.1, first_order=first_order).mean(0)
     assert torch.allclose(auto, closed, rtol=0, atol=1e-8)
     # the adapted weights agree too
-    phi = maml.adapt(model, maml.params_of(model), xs[0], ys[0].unsqueeze(-1), loss_fn=F.mse_loss, inner_lr=0.1)
+    phi = adapt(model, params_of(model), xs[0], ys[0].unsqueeze(-1), loss_fn=F.mse_loss, update=0.1)
     assert torch.allclose(phi["weight"][0], linear_maml.adapted_weights(w, xs[0], ys[0], 0.1), atol=1e-10)
 
 
@@ -131,10 +134,9 @@ def test_adapt_lowers_support_loss_and_leaves_params_alone():
     net = _tiny_net(torch.float32)
     batch = _sine_batch(1, 10, 10, torch.Generator().manual_seed(6))
     theta = {n: p.detach().clone() for n, p in net.named_parameters()}
-    before = maml.task_loss(net, theta, batch.support_x[0], batch.support_y[0], F.mse_loss)
-    phi = maml.adapt(net, theta, batch.support_x[0], batch.support_y[0], loss_fn=F.mse_loss,
-                     inner_lr=0.02, inner_steps=5)
-    after = maml.task_loss(net, phi, batch.support_x[0], batch.support_y[0], F.mse_loss)
+    before = task_loss(net, theta, batch.support_x[0], batch.support_y[0], F.mse_loss)
+    phi = adapt(net, theta, batch.support_x[0], batch.support_y[0], loss_fn=F.mse_loss, update=0.02, steps=5)
+    after = task_loss(net, phi, batch.support_x[0], batch.support_y[0], F.mse_loss)
     assert after < before
     for n, p in net.named_parameters():
         assert torch.equal(p.detach(), theta[n])
@@ -154,12 +156,12 @@ def test_maml_learns_a_tiny_task_family():
         return _batch(sx, (sx @ w.unsqueeze(-1)), qx, (qx @ w.unsqueeze(-1)))
 
     test = sample(50)
-    kwargs = dict(loss_fn=F.mse_loss, inner_lr=0.1, steps=(1,))
-    before = sum(maml.evaluate_adaptation(model, maml.params_of(model), test, **kwargs)[1]) / 50
+    kwargs = dict(loss_fn=F.mse_loss, update=0.1, steps=(1,))
+    before = sum(evaluate_adaptation(model, params_of(model), test, **kwargs)[1]) / 50
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(150):
         maml.maml_step(model, opt, sample(8), loss_fn=F.mse_loss, inner_lr=0.1)
-    after = sum(maml.evaluate_adaptation(model, maml.params_of(model), test, **kwargs)[1]) / 50
+    after = sum(evaluate_adaptation(model, params_of(model), test, **kwargs)[1]) / 50
     assert after < 0.1 * before
     assert torch.allclose(model.weight.detach()[0], mu, atol=0.3)
 
@@ -167,8 +169,8 @@ def test_maml_learns_a_tiny_task_family():
 def test_evaluate_adaptation_reports_each_step_count():
     net = _tiny_net(torch.float32)
     batch = _sine_batch(4, 10, 20, torch.Generator().manual_seed(8))
-    scores = maml.evaluate_adaptation(net, maml.params_of(net), batch_tasks(batch), loss_fn=F.mse_loss,
-                                      inner_lr=0.01, steps=(0, 1, 5))
+    scores = evaluate_adaptation(net, params_of(net), batch_tasks(batch), loss_fn=F.mse_loss,
+                                 update=0.01, steps=(0, 1, 5))
     assert sorted(scores) == [0, 1, 5] and all(len(v) == 4 for v in scores.values())
     assert sum(scores[5]) < sum(scores[0])
 
@@ -208,9 +210,10 @@ def test_bad_hyperparameters_raise_value_errors(kwargs, message):
     batch = _sine_batch(2, 5, 5, torch.Generator().manual_seed(10))
     args = dict(loss_fn=F.mse_loss, inner_lr=0.01, inner_steps=1) | kwargs
     with pytest.raises(ValueError, match=message):
-        maml.meta_loss(net, maml.params_of(net), batch, **args)
-    with pytest.raises(ValueError, match=message):
-        maml.adapt(net, maml.params_of(net), batch.support_x[0], batch.support_y[0], **args)
+        maml.meta_loss(net, params_of(net), batch, **args)
+    with pytest.raises(ValueError, match=message.replace("inner_steps", "steps")):
+        adapt(net, params_of(net), batch.support_x[0], batch.support_y[0], loss_fn=F.mse_loss,
+              update=args["inner_lr"], steps=args["inner_steps"])
 
 
 def test_mismatched_shapes_raise_value_errors():
@@ -218,13 +221,13 @@ def test_mismatched_shapes_raise_value_errors():
     b = _sine_batch(3, 5, 5, torch.Generator().manual_seed(11))
     kw = dict(loss_fn=F.mse_loss, inner_lr=0.01)
     with pytest.raises(ValueError, match="support_y"):
-        maml.meta_loss(net, maml.params_of(net), _batch(b.support_x, b.support_y[:, :4], b.query_x, b.query_y), **kw)
+        maml.meta_loss(net, params_of(net), _batch(b.support_x, b.support_y[:, :4], b.query_x, b.query_y), **kw)
     with pytest.raises(ValueError, match="tasks"):
-        maml.meta_loss(net, maml.params_of(net), _batch(b.support_x, b.support_y, b.query_x[:2], b.query_y[:2]), **kw)
+        maml.meta_loss(net, params_of(net), _batch(b.support_x, b.support_y, b.query_x[:2], b.query_y[:2]), **kw)
     with pytest.raises(ValueError, match="examples"):
-        maml.adapt(net, maml.params_of(net), b.support_x[0], b.support_y[0, :3], **kw)
-    with pytest.raises(ValueError, match="missing"):
-        maml.adapt(net, {}, b.support_x[0], b.support_y[0], **kw)
+        adapt(net, params_of(net), b.support_x[0], b.support_y[0, :3], loss_fn=F.mse_loss, update=0.01)
+    with pytest.raises(ValueError, match="empty"):
+        adapt(net, {}, b.support_x[0], b.support_y[0], loss_fn=F.mse_loss, update=0.01)
     w = torch.zeros(3, dtype=torch.float64)
     with pytest.raises(ValueError, match="d = 3"):
         linear_maml.adapted_weights(w, torch.zeros(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.float64), 0.1)

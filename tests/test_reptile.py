@@ -9,8 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms import maml, reptile
+from course_lib.adaptation import adapt, task_loss
+from course_lib.algorithms import reptile
 from course_lib.analysis import taylor_analysis
+from course_lib.evaluation import evaluate_adaptation
+from course_lib.nets import params_of
 
 torch.set_num_threads(1)
 
@@ -36,8 +39,8 @@ def test_serial_and_batched_inner_loops_agree():
     net = _net()
     batch = _sine_batch(6, 10, torch.Generator().manual_seed(0))
     kw = dict(loss_fn=F.mse_loss, inner_lr=0.02, inner_steps=4)
-    a = reptile.reptile_direction(net, maml.params_of(net), batch, vectorize=False, **kw)
-    b = reptile.reptile_direction(net, maml.params_of(net), batch, vectorize=True, **kw)
+    a = reptile.reptile_direction(net, params_of(net), batch, vectorize=False, **kw)
+    b = reptile.reptile_direction(net, params_of(net), batch, vectorize=True, **kw)
     for n in a:
         assert torch.allclose(a[n], b[n], atol=1e-6), n
     assert max(v.abs().max() for v in a.values()) > 1e-3  # a real, non-zero update
@@ -61,34 +64,34 @@ def test_minibatch_inner_loop_is_sgd_on_successive_minibatches():
     batch = _sine_batch(3, 12, torch.Generator().manual_seed(7), dtype=torch.float64)
     kw = dict(loss_fn=F.mse_loss, inner_lr=0.05, inner_steps=4, inner_batch_size=5)
     torch.manual_seed(11)
-    serial = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y, vectorize=False, **kw)
+    serial = reptile.adapted_weights(net, params_of(net), batch.support_x, batch.support_y, vectorize=False, **kw)
     torch.manual_seed(11)
-    batched = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y, vectorize=True, **kw)
+    batched = reptile.adapted_weights(net, params_of(net), batch.support_x, batch.support_y, vectorize=True, **kw)
     torch.manual_seed(11)
     indices = reptile.inner_minibatches(12, 5, 4)
     for t in range(3):
-        phi = {n: p.detach() for n, p in maml.params_of(net).items()}
+        phi = {n: p.detach() for n, p in params_of(net).items()}
         for idx in indices:
-            phi = maml.adapt(net, phi, batch.support_x[t, idx], batch.support_y[t, idx], loss_fn=F.mse_loss,
-                             inner_lr=0.05, inner_steps=1)
+            phi = adapt(net, phi, batch.support_x[t, idx], batch.support_y[t, idx], loss_fn=F.mse_loss,
+                        update=0.05, steps=1)
         for n in phi:
             assert torch.allclose(serial[n][t], phi[n], atol=1e-12), n
             assert torch.allclose(batched[n][t], phi[n], atol=1e-12), n
-    full = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y,
+    full = reptile.adapted_weights(net, params_of(net), batch.support_x, batch.support_y,
                                    **(kw | dict(inner_batch_size=None)))
     assert max((full[n] - serial[n]).abs().max() for n in full) > 1e-3
     with pytest.raises(ValueError, match="inner_batch_size"):
-        reptile.reptile_step(net, batch, **(kw | dict(inner_batch_size=13)))
+        reptile.reptile_step(net, _sgd(net, 1.0), batch, **(kw | dict(inner_batch_size=13)))
 
 
 def test_one_inner_step_is_plain_sgd_on_the_average_loss():
     """k = 1: mean(phi_i - theta) = -alpha * grad of the mean support loss (joint training)."""
     net = _net(torch.float64)
     batch = _sine_batch(5, 10, torch.Generator().manual_seed(1), dtype=torch.float64)
-    direction = reptile.reptile_direction(net, maml.params_of(net), batch, loss_fn=F.mse_loss,
+    direction = reptile.reptile_direction(net, params_of(net), batch, loss_fn=F.mse_loss,
                                           inner_lr=0.1, inner_steps=1)
-    params = maml.params_of(net)
-    loss = sum(maml.task_loss(net, params, batch.support_x[i], batch.support_y[i], F.mse_loss) for i in range(5)) / 5
+    params = params_of(net)
+    loss = sum(task_loss(net, params, batch.support_x[i], batch.support_y[i], F.mse_loss) for i in range(5)) / 5
     grads = torch.autograd.grad(loss, list(params.values()))
     for (n, _), g in zip(params.items(), grads):
         assert torch.allclose(direction[n], -0.1 * g, atol=1e-12), n
@@ -98,22 +101,27 @@ def test_outer_update_moves_towards_the_adapted_weights():
     net = _net()
     batch = _sine_batch(1, 10, torch.Generator().manual_seed(2))
     kw = dict(loss_fn=F.mse_loss, inner_lr=0.02, inner_steps=3)
-    phi = reptile.adapted_weights(net, maml.params_of(net), batch.support_x, batch.support_y, **kw)
+    phi = reptile.adapted_weights(net, params_of(net), batch.support_x, batch.support_y, **kw)
     before = {n: p.detach().clone() for n, p in net.named_parameters()}
-    out = reptile.reptile_step(net, batch, outer_lr=0.5, **kw)
+    out = reptile.reptile_step(net, _sgd(net, 0.5), batch, **kw)
     for n, p in net.named_parameters():
         assert torch.allclose(p.detach(), before[n] + 0.5 * (phi[n][0] - before[n]), atol=1e-6)
     assert out["update_norm"] > 0 and out["loss"] > 0
 
 
-def test_optimizer_path_equals_plain_interpolation_for_sgd():
+def test_sgd_outer_step_is_the_interpolation_towards_the_average_adapted_weights():
     batch = _sine_batch(4, 10, torch.Generator().manual_seed(3))
     kw = dict(loss_fn=F.mse_loss, inner_lr=0.02, inner_steps=3)
-    a, b = _net(seed=5), _net(seed=5)
-    reptile.reptile_step(a, batch, outer_lr=0.3, **kw)
-    reptile.reptile_step(b, batch, optimizer=torch.optim.SGD(b.parameters(), lr=0.3), **kw)
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        assert torch.allclose(pa, pb, atol=1e-6)
+    net = _net(seed=5)
+    theta = {n: p.detach().clone() for n, p in net.named_parameters()}
+    phi = reptile.adapted_weights(net, params_of(net), batch.support_x, batch.support_y, **kw)
+    reptile.reptile_step(net, _sgd(net, 0.3), batch, **kw)
+    for n, p in net.named_parameters():
+        assert torch.allclose(p.detach(), theta[n] + 0.3 * (phi[n].mean(0) - theta[n]), atol=1e-6), n
+
+
+def _sgd(net, lr):
+    return torch.optim.SGD(net.parameters(), lr=lr)
 
 
 def test_taylor_expansion_error_shrinks_like_step_size_squared():
@@ -121,13 +129,13 @@ def test_taylor_expansion_error_shrinks_like_step_size_squared():
     g = torch.Generator().manual_seed(4)
     xa, xb = torch.randn(10, 1, generator=g, dtype=torch.float64), torch.randn(10, 1, generator=g, dtype=torch.float64)
     a, b = (xa, 2 * torch.sin(xa)), (xb, 2 * torch.sin(xb))
-    errors = taylor_analysis.taylor_errors(net, maml.params_of(net), a, b, F.mse_loss, [0.02, 0.002])
+    errors = taylor_analysis.taylor_errors(net, params_of(net), a, b, F.mse_loss, [0.02, 0.002])
     for name, (big, small) in errors.items():
         assert small < 0.05 * big, (name, big, small)  # 10x smaller step -> ~100x smaller error
         assert small < 1e-3, name
     # with the wrong coefficients (e.g. FOMAML treated like MAML) the prediction is off at first order
-    terms = taylor_analysis.taylor_terms(net, maml.params_of(net), a, b, F.mse_loss)
-    exact = taylor_analysis.exact_updates(net, maml.params_of(net), a, b, F.mse_loss, 0.002)
+    terms = taylor_analysis.taylor_terms(net, params_of(net), a, b, F.mse_loss)
+    exact = taylor_analysis.exact_updates(net, params_of(net), a, b, F.mse_loss, 0.002)
     wrong = terms["avg_grad"] - 2 * 0.002 * terms["avg_grad_inner"]
     assert (exact["fomaml"] - wrong).norm() / exact["fomaml"].norm() > 10 * errors["fomaml"][1]
 
@@ -145,11 +153,12 @@ def test_reptile_learns_a_tiny_task_family():
         return _batch(sx, sx @ w.unsqueeze(-1), qx, qx @ w.unsqueeze(-1))
 
     test = sample(50)
-    kw = dict(loss_fn=F.mse_loss, inner_lr=0.05, steps=(2,))
-    before = sum(maml.evaluate_adaptation(model, maml.params_of(model), test, **kw)[2]) / 50
+    kw = dict(loss_fn=F.mse_loss, update=0.05, steps=(2,))
+    before = sum(evaluate_adaptation(model, params_of(model), test, **kw)[2]) / 50
+    outer = _sgd(model, 0.5)
     for _ in range(200):
-        reptile.reptile_step(model, sample(5), loss_fn=F.mse_loss, inner_lr=0.05, inner_steps=5, outer_lr=0.5)
-    after = sum(maml.evaluate_adaptation(model, maml.params_of(model), test, **kw)[2]) / 50
+        reptile.reptile_step(model, outer, sample(5), loss_fn=F.mse_loss, inner_lr=0.05, inner_steps=5)
+    after = sum(evaluate_adaptation(model, params_of(model), test, **kw)[2]) / 50
     assert after < 0.1 * before
     assert torch.allclose(model.weight.detach()[0], mu, atol=0.3)
 
@@ -158,14 +167,13 @@ def test_bad_arguments_raise_value_errors():
     net = _net()
     batch = _sine_batch(2, 5, torch.Generator().manual_seed(6))
     kw = dict(loss_fn=F.mse_loss, inner_lr=0.02, inner_steps=3)
-    with pytest.raises(ValueError, match="outer_lr"):
-        reptile.reptile_step(net, batch, outer_lr=-1.0, **kw)
+    outer = _sgd(net, 1.0)
     with pytest.raises(ValueError, match="inner_lr"):
-        reptile.reptile_step(net, batch, **(kw | dict(inner_lr=-0.1)))
+        reptile.reptile_step(net, outer, batch, **(kw | dict(inner_lr=-0.1)))
     with pytest.raises(ValueError, match="inner_steps"):
-        reptile.reptile_step(net, batch, **(kw | dict(inner_steps=0)))
+        reptile.reptile_step(net, outer, batch, **(kw | dict(inner_steps=0)))
     with pytest.raises(ValueError, match="support_y"):
-        reptile.reptile_step(net, _batch(batch.support_x, batch.support_y[:, :3]), **kw)
+        reptile.reptile_step(net, outer, _batch(batch.support_x, batch.support_y[:, :3]), **kw)
     with pytest.raises(ValueError, match="inner_lr"):
-        taylor_analysis.exact_updates(net, maml.params_of(net), (batch.support_x[0], batch.support_y[0]),
+        taylor_analysis.exact_updates(net, params_of(net), (batch.support_x[0], batch.support_y[0]),
                                       (batch.query_x[0], batch.query_y[0]), F.mse_loss, -0.1)
