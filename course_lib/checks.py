@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-__all__ = ["check_count", "check_params", "check_step_size", "check_task"]
+__all__ = ["check_count", "check_episode_labels", "check_responses", "check_params", "check_step_size", "check_task"]
 
 
 def check_count(name: str, value, minimum: int = 1, why: str = "") -> int:
@@ -73,3 +73,25 @@ def check_params(model: nn.Module, params: Mapping[str, Tensor], *, complete: bo
     if complete and missing:
         raise ValueError(f"params is missing {missing[:3]}{' ...' if len(missing) > 3 else ''} of the model's "
                          "parameters; this method needs all of them (params_of(model))")
+
+
+def check_episode_labels(support_y: Tensor, num_support: int, n_way: int) -> None:
+    """``ValueError`` unless ``support_y`` is ``[num_support]`` integer labels in ``0..n_way-1``."""
+    if support_y.dim() != 1 or support_y.shape[0] != num_support:
+        raise ValueError(f"support_y must be [N*K] = [{num_support}] (one label per support example), "
+                         f"got shape {list(support_y.shape)}")
+    if support_y.is_floating_point():
+        raise ValueError("support_y must hold integer class labels 0..n_way-1 (LongTensor), got floats")
+    check_count("n_way", n_way, 1)
+    if support_y.numel() and (support_y.min() < 0 or support_y.max() >= n_way):
+        raise ValueError(f"support labels must lie in 0..{n_way - 1} for n_way={n_way}, "
+                         f"got labels from {int(support_y.min())} to {int(support_y.max())}")
+
+
+def check_responses(skills: Tensor, correct: Tensor, num_skills: int) -> None:
+    """``ValueError`` unless ``skills``/``correct`` are both ``[B, T]`` and the skill ids lie in ``0..num_skills``."""
+    if skills.shape != correct.shape or skills.ndim != 2:
+        raise ValueError(f"skills and correct must both be [B, T], got {tuple(skills.shape)} and {tuple(correct.shape)}")
+    if skills.numel() and (int(skills.max()) > num_skills or int(skills.min()) < 0):
+        raise ValueError(f"skill ids must lie in 1..{num_skills} (0 = padding); got range "
+                         f"{int(skills.min())}..{int(skills.max())}. Build the model with num_skills from the data.")

@@ -192,3 +192,18 @@ def reset_head(
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars in ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def embed(encoder: nn.Module, x: Tensor) -> Tensor:
+    """Embeddings ``[B, D]`` of images ``x [B, 1, H, W]``: ``encoder.features(x)`` if it has a head, else ``encoder(x)``."""
+    features = getattr(encoder, "features", None)
+    return features(x) if callable(features) else encoder(x)
+
+
+def register_log_scale(module: nn.Module, scale: float, learn: bool) -> None:
+    """``module.log_scale = log(scale)``: a learned parameter if ``learn``, else a fixed buffer (saved with the model)."""
+    value = torch.tensor(float(scale)).log()
+    if learn:
+        module.log_scale = nn.Parameter(value)
+    else:
+        module.register_buffer("log_scale", value)

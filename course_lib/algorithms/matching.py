@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.algorithms.protonet import cosine_similarity
-from course_lib.nets import Conv4
+from course_lib.checks import check_episode_labels
+from course_lib.nets import Conv4, embed, register_log_scale
 
 __all__ = ["AttentionLSTM", "MatchingNet", "SupportEncoderLSTM", "attention_log_probs"]
 
@@ -134,21 +135,13 @@ class MatchingNet(nn.Module):
         if fce:
             self.g_lstm = SupportEncoderLSTM(embed_dim)
             self.f_lstm = AttentionLSTM(embed_dim, processing_steps)
-        log_scale = torch.tensor(float(scale)).log()
-        if learn_scale:
-            self.log_scale = nn.Parameter(log_scale)
-        else:
-            self.register_buffer("log_scale", log_scale)
+        register_log_scale(self, scale, learn_scale)
 
     def embed(self, x: Tensor) -> Tensor:
-        features = getattr(self.encoder, "features", None)
-        return features(x) if callable(features) else self.encoder(x)
+        return embed(self.encoder, x)
 
     def forward(self, support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way: int) -> Tensor:
-        if support_y.dim() != 1 or support_y.shape[0] != support_x.shape[0]:
-            raise ValueError(f"support_y must be [{support_x.shape[0]}], got {list(support_y.shape)}")
-        if support_y.numel() and (support_y.min() < 0 or support_y.max() >= n_way):
-            raise ValueError(f"support labels must lie in 0..{n_way - 1}, got {support_y.unique().tolist()}")
+        check_episode_labels(support_y, support_x.shape[0], n_way)
         emb = self.embed(torch.cat([support_x, query_x], dim=0))
         support_emb, query_emb = emb[: support_x.shape[0]], emb[support_x.shape[0]:]
         if self.fce:

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_lib.adaptation import SGD, adapt
-from course_lib.nets import Conv4
+from course_lib.checks import check_episode_labels
+from course_lib.nets import Conv4, embed, register_log_scale
 
 __all__ = [
     "METRICS",
@@ -50,20 +51,7 @@ METRICS = ("sqeuclidean", "cosine")
 def _check_labels(support_emb: Tensor, support_y: Tensor, n_way: int) -> None:
     if support_emb.dim() != 2:
         raise ValueError(f"support embeddings must be [N*K, D], got shape {list(support_emb.shape)}")
-    if support_y.dim() != 1 or support_y.shape[0] != support_emb.shape[0]:
-        raise ValueError(
-            f"support_y must be [N*K] = [{support_emb.shape[0]}] (one label per support embedding), "
-            f"got shape {list(support_y.shape)}"
-        )
-    if torch.is_floating_point(support_y):
-        raise ValueError("support_y must hold integer class labels 0..n_way-1 (LongTensor), got floats")
-    if isinstance(n_way, bool) or not isinstance(n_way, int) or n_way < 1:
-        raise ValueError(f"n_way must be a positive integer, got {n_way!r}")
-    if support_y.numel() and (support_y.min() < 0 or support_y.max() >= n_way):
-        raise ValueError(
-            f"support labels must lie in 0..{n_way - 1} for n_way={n_way}, "
-            f"got labels from {int(support_y.min())} to {int(support_y.max())}"
-        )
+    check_episode_labels(support_y, support_emb.shape[0], n_way)
 
 
 def prototypes(support_emb: Tensor, support_y: Tensor, n_way: int) -> Tensor:
@@ -162,16 +150,11 @@ class ProtoNet(nn.Module):
             scale = 1.0 if metric == "sqeuclidean" else 10.0
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
-        log_scale = torch.tensor(float(scale)).log()
-        if learn_scale:
-            self.log_scale = nn.Parameter(log_scale)
-        else:
-            self.register_buffer("log_scale", log_scale)
+        register_log_scale(self, scale, learn_scale)
 
     def embed(self, x: Tensor) -> Tensor:
         """Embeddings [B, D] of images x [B, 1, H, W]."""
-        features = getattr(self.encoder, "features", None)
-        return features(x) if callable(features) else self.encoder(x)
+        return embed(self.encoder, x)
 
     def forward(self, support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way: int) -> Tensor:
         # One encoder pass over support and query together (one BatchNorm batch, as in the paper's code).
@@ -196,13 +179,8 @@ class _LinearHead(nn.Module):
         self.bias = nn.Parameter(torch.empty(0))
 
     def forward(self, x: Tensor) -> Tensor:
-        emb = x if self.encoder is None else _embed(self.encoder, x)
+        emb = x if self.encoder is None else embed(self.encoder, x)
         return linear_scores(emb, self.weight, self.bias)
-
-
-def _embed(encoder: nn.Module, x: Tensor) -> Tensor:
-    features = getattr(encoder, "features", None)
-    return features(x) if callable(features) else encoder(x)
 
 
 def protomaml_adapt(
@@ -236,7 +214,7 @@ def protomaml_adapt(
         raise ValueError(f"steps must be >= 0, got {steps}")
     n_support = support_x.shape[0]
     both = torch.cat([support_x, query_x], dim=0)
-    emb = _embed(model.encoder, both)
+    emb = embed(model.encoder, both)
     weight, bias = linear_head_from_prototypes(prototypes(emb[:n_support], support_y, n_way))
     if adapt_encoder:  # the loss sees support and query rows together; the query rows are ignored
         net = _LinearHead(model.encoder)

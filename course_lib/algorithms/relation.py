@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_lib.checks import check_episode_labels
+
 __all__ = ["RelationEncoder", "RelationModule", "RelationNet"]
 
 
@@ -94,10 +96,7 @@ class RelationNet(nn.Module):
             self.relation(torch.zeros(1, 2 * hidden, image_size // 4, image_size // 4))
 
     def forward(self, support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way: int) -> Tensor:
-        if support_y.dim() != 1 or support_y.shape[0] != support_x.shape[0]:
-            raise ValueError(f"support_y must be [{support_x.shape[0]}], got {list(support_y.shape)}")
-        if support_y.numel() and (support_y.min() < 0 or support_y.max() >= n_way):
-            raise ValueError(f"support labels must lie in 0..{n_way - 1}, got {support_y.unique().tolist()}")
+        check_episode_labels(support_y, support_x.shape[0], n_way)
         maps = self.encoder(torch.cat([support_x, query_x], dim=0))
         support_maps, query_maps = maps[: support_x.shape[0]], maps[support_x.shape[0]:]
         one_hot = F.one_hot(support_y, n_way).to(maps.dtype)  # [S, N]

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_lib.nets import Conv4
+from course_lib.checks import check_episode_labels
+from course_lib.nets import Conv4, embed
 
 __all__ = ["PairSampler", "SiameseNet", "sample_pairs"]
 
@@ -100,8 +101,7 @@ class SiameseNet(nn.Module):
         self.head = nn.Linear(embed_dim, 1)
 
     def embed(self, x: Tensor) -> Tensor:
-        features = getattr(self.encoder, "features", None)
-        return features(x) if callable(features) else self.encoder(x)
+        return embed(self.encoder, x)
 
     def pair_logits(self, x1: Tensor, x2: Tensor) -> Tensor:
         if x1.shape != x2.shape:
@@ -118,10 +118,7 @@ class SiameseNet(nn.Module):
         return loss, acc
 
     def forward(self, support_x: Tensor, support_y: Tensor, query_x: Tensor, n_way: int) -> Tensor:
-        if support_y.dim() != 1 or support_y.shape[0] != support_x.shape[0]:
-            raise ValueError(f"support_y must be [{support_x.shape[0]}], got {list(support_y.shape)}")
-        if support_y.numel() and (support_y.min() < 0 or support_y.max() >= n_way):
-            raise ValueError(f"support labels must lie in 0..{n_way - 1}, got {support_y.unique().tolist()}")
+        check_episode_labels(support_y, support_x.shape[0], n_way)
         emb = self.embed(torch.cat([support_x, query_x], dim=0))
         s, q = emb[: support_x.shape[0]], emb[support_x.shape[0]:]
         pair = self.head((q[:, None, :] - s[None, :, :]).abs()).squeeze(-1)  # [Q, S]

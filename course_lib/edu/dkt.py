@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.checks import check_responses
+
 
 class DKT(nn.Module):
     """LSTM knowledge tracer.
@@ -47,16 +49,6 @@ class DKT(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, num_skills)
 
-    def _check(self, skills: torch.Tensor, correct: torch.Tensor) -> None:
-        if skills.shape != correct.shape or skills.ndim != 2:
-            raise ValueError(
-                f"skills and correct must both be [B, T], got {tuple(skills.shape)} and {tuple(correct.shape)}"
-            )
-        if skills.numel() and (int(skills.max()) > self.num_skills or int(skills.min()) < 0):
-            raise ValueError(
-                f"skill ids must lie in 1..{self.num_skills} (0 = padding); got range "
-                f"{int(skills.min())}..{int(skills.max())}. Build the model with num_skills from the data."
-            )
 
     def input_tokens(self, skills: torch.Tensor, correct: torch.Tensor) -> torch.Tensor:
         """Token of each response: ``skill + S * correct`` (1..2S), 0 for padding. Shape [B, T]."""
@@ -68,7 +60,7 @@ class DKT(nn.Module):
 
         Entry ``[:, t]`` has read responses ``0..t-1``; ``[:, 0]`` is the prior before any answer.
         """
-        self._check(skills, correct)
+        check_responses(skills, correct, self.num_skills)
         tokens = self.input_tokens(skills, correct)
         start = torch.zeros(tokens.shape[0], 1, dtype=torch.long, device=tokens.device)
         hidden, _ = self.lstm(self.embed(torch.cat([start, tokens], dim=1)))
@@ -87,7 +79,7 @@ class DKT(nn.Module):
         support_*: [B, k] (k may be 0), query_skills: [B, Q]. The state after the last real
         support answer is used for every query; query answers are never read. Returns [B, Q].
         """
-        self._check(support_skills, support_correct)
+        check_responses(support_skills, support_correct, self.num_skills)
         logits = self.all_skill_logits(support_skills, support_correct)        # [B, k+1, S]
         if support_mask is None:
             lengths = torch.full((logits.shape[0],), support_skills.shape[1], device=logits.device)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.checks import check_responses
+
 
 def correlation_weights(query_keys: torch.Tensor, key_memory: torch.Tensor) -> torch.Tensor:
     """w = softmax(k . M^k): query_keys [..., d_k], key_memory [N, d_k] -> weights [..., N]."""
@@ -72,16 +74,6 @@ class DKVMN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(summary_dim, 1)
 
-    def _check(self, skills: torch.Tensor, correct: torch.Tensor) -> None:
-        if skills.shape != correct.shape or skills.ndim != 2:
-            raise ValueError(
-                f"skills and correct must both be [B, T], got {tuple(skills.shape)} and {tuple(correct.shape)}"
-            )
-        if skills.numel() and (int(skills.max()) > self.num_skills or int(skills.min()) < 0):
-            raise ValueError(
-                f"skill ids must lie in 1..{self.num_skills} (0 = padding); got range "
-                f"{int(skills.min())}..{int(skills.max())}. Build the model with num_skills from the data."
-            )
 
     def initial_memory(self, batch_size: int) -> torch.Tensor:
         """The value memory before any answer: [B, N, d_v] (learned, the same for every student)."""
@@ -93,7 +85,7 @@ class DKVMN(nn.Module):
         Returns (reads [B, T, d_v] — the content read *before* answer t —, final memory [B, N, d_v]).
         Padded positions (skill 0) leave the memory unchanged.
         """
-        self._check(skills, correct)
+        check_responses(skills, correct, self.num_skills)
         batch, steps = skills.shape
         keys = self.question_embed(skills)                                   # [B, T, d_k]
         weights = correlation_weights(keys, self.key_memory)                 # [B, T, N]
