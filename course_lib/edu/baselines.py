@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from course_lib.adaptation import SGD, adapt
-from course_lib.edu.student_model import StudentModel, answers_loss, init_shared, masked_bce, student_logits
+from course_lib.edu.student_model import StudentModel, answers_loss, init_shared, student_logits
 from course_lib.training import train_loop
 
 

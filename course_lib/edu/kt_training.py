@@ -6,7 +6,6 @@ over all real (unpadded) responses of a batch of sequence chunks.
 
 from __future__ import annotations
 
-import time
 
 import torch
 import torch.nn.functional as F

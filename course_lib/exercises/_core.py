@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["check_close", "check_function", "check_shape", "check_true", "not_attempted"]
+__all__ = ["check_close", "check_function", "check_mapping", "check_shape", "check_true", "not_attempted"]
 
 
 def _say(symbol: str, name: str, text: str, hint: str | None = None) -> None:
@@ -220,3 +220,32 @@ def check_function(
         if problem is not None:
             return _wrong(name, f"on test case {i} of {len(cases)}: {problem}", hint)
     return _correct(name, success or f"all {len(cases)} test cases pass")
+
+
+def _plain(text) -> str:
+    """Lower case, hyphens as spaces, single spaces: how free-text answers are compared."""
+    return " ".join(str(text).lower().replace("-", " ").split())
+
+
+def check_mapping(
+    name: str,
+    answer: dict | None,
+    expected: dict,
+    hint: str,
+    explain: Callable[[object, object], str],
+    success: str,
+) -> bool:
+    """Check a dict answer (question -> choice) against ``expected``, key by key.
+
+    Choices are compared case- and spacing-insensitively. The first missing key is named; the first
+    wrong one is reported with ``explain(key, given)``, which says why it is not right.
+    """
+    if answer is None:
+        return not_attempted(name, hint)
+    for key, right in expected.items():
+        given = answer.get(key)
+        if given is None:
+            return _wrong(name, f"no answer given for {key!r}", hint)
+        if _plain(given) != _plain(right):
+            return _wrong(name, explain(key, given), hint)
+    return _correct(name, success)

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
+from course_lib.exercises._core import check_close, check_function, check_mapping, check_true, not_attempted
 
 __all__ = [
     "check_zero_predictor_mse",
@@ -115,14 +115,5 @@ def check_family_quiz(answer) -> bool:
     """Exercise 1.5: assign each method to its family."""
     name = "Exercise 1.5"
     hint = "ask what is meta-learned: an init (optimization), the update rule (learned optimizer), an embedding (metric), a network reading the support set (memory/model)"
-    if answer is None:
-        return not_attempted(name, hint)
-    missing = sorted(set(FAMILIES) - set(answer))
-    if missing:
-        return check_true(name, False, hint, failure=f"no family given for {missing}")
-    wrong = [m for m, fam in FAMILIES.items() if str(answer[m]).strip().lower() != fam]
-    if wrong:
-        m = wrong[0]
-        return check_true(name, False, hint,
-                          failure=f"{len(wrong)} wrong, e.g. {m!r} is not {answer[m]!r}: {WHY[m]}")
-    return check_true(name, True, hint, success="all eight methods placed correctly")
+    return check_mapping(name, answer, FAMILIES, hint, lambda m, given: f"{m!r} is not {given!r}: {WHY[m]}",
+                         success="all eight methods placed correctly")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from course_lib.exercises._core import check_close, check_true, not_attempted
+from course_lib.exercises._core import _plain, check_close, check_mapping, check_true, not_attempted
 
 __all__ = ["check_family_choice", "check_episodes_needed", "check_split_by_task", "check_citations"]
 
@@ -26,16 +26,10 @@ def check_family_choice(answer) -> bool:
     """Exercise 9.1: scenario -> family ("metric", "optimization", "memory/model", "learned optimizer")."""
     name = "Exercise 9.1"
     hint = "ask what is allowed at test time (gradient steps? one forward pass?) and what must be learned"
-    if answer is None:
-        return not_attempted(name, hint)
-    for scenario, family in SCENARIOS.items():
-        given = answer.get(scenario)
-        if given is None:
-            return check_true(name, False, hint, failure=f"no family chosen for: {scenario!r}")
-        if str(given).strip().lower() != family:
-            return check_true(name, False, hint, failure=f"for {scenario!r}, {given!r} is not the best fit; "
-                              f"think of the family where {REASONS[family]}")
-    return check_true(name, True, hint, success="all four scenarios matched")
+    return check_mapping(name, answer, SCENARIOS, hint,
+                         lambda scenario, given: f"for {scenario!r}, {given!r} is not the best fit; think of the "
+                                                 f"family where {REASONS[SCENARIOS[scenario]]}",
+                         success="all four scenarios matched")
 
 
 def check_episodes_needed(answer, std: float = 0.10, half_width: float = 0.005) -> bool:
@@ -87,13 +81,11 @@ def check_citations(answer) -> bool:
     """Exercise 9.4: method -> paper title (the seed articles mixed two of them up)."""
     name = "Exercise 9.4"
     hint = "Reptile is Nichol, Achiam & Schulman (2018); Ravi & Larochelle (2017) is the LSTM meta-learner"
-    if answer is None:
-        return not_attempted(name, hint)
-    norm = lambda s: " ".join(str(s).lower().replace("-", " ").split())  # noqa: E731
-    for method, title in CITATIONS.items():
-        if norm(answer.get(method, "")) != norm(title):
-            swapped = method == "Reptile" and norm(answer.get(method, "")) == norm(CITATIONS["LSTM meta-learner (Ravi & Larochelle)"])
-            failure = (f"{method!r}: 'Optimization as a Model for Few-Shot Learning' is Ravi & Larochelle's LSTM "
-                       "meta-learner, a classic mix-up" if swapped else f"{method!r} is matched with the wrong title")
-            return check_true(name, False, hint, failure=failure)
-    return check_true(name, True, hint, success="all five citations right")
+
+    def explain(method, given):
+        if method == "Reptile" and _plain(given) == _plain(CITATIONS["LSTM meta-learner (Ravi & Larochelle)"]):
+            return (f"{method!r}: 'Optimization as a Model for Few-Shot Learning' is Ravi & Larochelle's LSTM "
+                    "meta-learner, a classic mix-up")
+        return f"{method!r} is matched with the wrong title"
+
+    return check_mapping(name, answer, CITATIONS, hint, explain, success="all five citations right")
