@@ -4,9 +4,62 @@ import math
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
-from course_lib.algorithms.learned_optimizer import QuadraticProblems, preprocess_gradients
+from course_lib.algorithms.learned_optimizer import preprocess_gradients
+from course_lib.data.optimizee_problems import QuadraticProblems
 from course_lib.exercises import ch04
+
+
+def make_meta_loss(*, sign=-1.0, create_graph=True, on_query=True, alpha=lambda a: a, reduce="mean"):
+    """The learner's Meta-SGD meta-loss, with switches for the typical mistakes."""
+    def meta_loss(model, params, step_sizes, batch, loss_fn):
+        losses = []
+        for task in batch:
+            support = loss_fn(functional_call(model, params, (task.support_x,)), task.support_y)
+            grads = torch.autograd.grad(support, list(params.values()), create_graph=create_graph)
+            phi = {n: p + sign * alpha(step_sizes[n]) * g for (n, p), g in zip(params.items(), grads)}
+            x, y = (task.query_x, task.query_y) if on_query else (task.support_x, task.support_y)
+            losses.append(loss_fn(functional_call(model, phi, (x,)), y))
+        losses = torch.stack(losses)
+        return {"mean": losses.mean(), "sum": losses.sum(), "last": losses[-1], "none": losses}[reduce]
+    return meta_loss
+
+
+def test_meta_sgd_meta_loss_check_accepts_the_solution(capsys):
+    assert ch04.check_meta_sgd_meta_loss(make_meta_loss())
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_meta_sgd_meta_loss_check_not_attempted(capsys):
+    def stub(model, params, step_sizes, batch, loss_fn):
+        raise NotImplementedError
+    assert ch04.check_meta_sgd_meta_loss(stub) is False
+    assert "not attempted" in capsys.readouterr().out
+    assert ch04.check_meta_sgd_meta_loss(lambda *args: None) is False
+    assert "not attempted" in capsys.readouterr().out
+    assert ch04.check_meta_sgd_meta_loss(None) is False
+
+
+def test_meta_sgd_meta_loss_check_names_typical_mistakes(capsys):
+    mistakes = [
+        (make_meta_loss(alpha=lambda a: a.detach()), "step sizes receive no gradient: α was detached"),
+        (make_meta_loss(alpha=lambda a: 0.05), "step sizes receive no gradient and the value is off"),
+        (make_meta_loss(sign=+1.0), "sign error"),
+        (make_meta_loss(on_query=False), "SUPPORT loss after adaptation"),
+        (make_meta_loss(alpha=lambda a: a.mean()), "one scalar step size per tensor"),
+        (make_meta_loss(create_graph=False), "FIRST order"),
+        (make_meta_loss(reduce="sum"), "SUM over tasks"),
+        (make_meta_loss(reduce="last"), "only the last task"),
+        (make_meta_loss(reduce="none"), "one scalar tensor"),
+        (make_meta_loss(sign=0.0), "before adaptation"),
+    ]
+    for fn, hint in mistakes:
+        assert ch04.check_meta_sgd_meta_loss(fn) is False
+        out = capsys.readouterr().out
+        assert hint in out, out
+    assert not ch04.check_meta_sgd_meta_loss(lambda m, p, a, b, f: make_meta_loss()(m, p, a, b, f).item())
+    assert "no autograd graph" in capsys.readouterr().out
 
 
 def test_meta_sgd_step_check(capsys):

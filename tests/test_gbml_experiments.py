@@ -6,6 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_lib.algorithms import meta_sgd
+from course_lib.evaluation import evaluate_adaptation
 from course_lib.experiments import gbml as gx
 from course_lib.data.sinusoid import SinusoidTaskFamily
 from course_lib.nets import MLP
@@ -25,6 +27,25 @@ def test_train_sinusoid_checkpoints_and_resumes(tmp_path, monkeypatch):
     tasks, _ = gx.sinusoid_test_tasks(10, k_shot=5)
     scores = gx.evaluate_sinusoid(run.model, tasks, inner_lr=0.01, steps=(0, 1))
     assert len(scores[0]) == 10
+
+
+def test_train_sinusoid_metasgd_learns_step_sizes_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    run = gx.train_sinusoid("metasgd", 30, meta_batch_size=5, progress=False)
+    assert isinstance(run.model, meta_sgd.MetaSGD) and "inner_lr" not in run.config
+    assert len(run.history.records["loss"]) == 30 and run.seconds_per_step > 0
+    alphas = torch.cat([a.detach().flatten() for a in run.model.step_sizes().values()])
+    assert alphas.numel() == sum(p.numel() for p in run.model.model.parameters())
+    initial = meta_sgd.init_step_sizes(run.model.params(), (0.005, 0.1), torch.Generator().manual_seed(2))
+    assert not torch.allclose(alphas, torch.cat([a.flatten() for a in initial.values()]))  # learned
+    assert len(list((tmp_path / "checkpoints").glob("sinusoid_metasgd_*_30.pt"))) == 1
+    again = gx.train_sinusoid("metasgd", 30, meta_batch_size=5, progress=False)  # loaded, not retrained
+    for a, b in zip(run.model.parameters(), again.model.parameters()):
+        assert torch.equal(a, b)
+    tasks, _ = gx.sinusoid_test_tasks(20, k_shot=10)
+    scores = evaluate_adaptation(run.model.model, run.model.params(), tasks, loss_fn=F.mse_loss,
+                                 update=run.model.update_rule(), steps=(0, 1))
+    assert sum(scores[1]) < sum(scores[0])  # one learned step already helps
 
 
 def test_unknown_method_is_rejected():

@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.adaptation import PerParameterSGD, adapt, task_loss
 from course_lib.algorithms import meta_sgd as ms
+from course_lib.evaluation import evaluate_adaptation
 
 
 def tiny_model(dtype=torch.float64) -> nn.Module:
@@ -58,9 +60,12 @@ def test_bad_inner_steps_raise(steps):
     params = dict(model.named_parameters())
     alpha = ms.init_step_sizes(params)
     b = random_batch()
-    with pytest.raises(ValueError, match="inner steps"):
-        ms.adapt(model, params, alpha, b.support_x[0], b.support_y[0], steps=steps)
-    with pytest.raises(ValueError, match="inner steps"):
+    with pytest.raises(ValueError, match="steps"):
+        adapt(model, params, b.support_x[0], b.support_y[0], loss_fn=F.mse_loss, steps=steps,
+              update=PerParameterSGD(alpha))
+    with pytest.raises(ValueError, match="steps"):
+        ms.meta_loss(model, params, alpha, b, steps=steps)
+    with pytest.raises(ValueError, match="inner_steps"):
         ms.MetaSGD(model, inner_steps=steps)
 
 
@@ -68,11 +73,12 @@ def test_update_is_elementwise_and_missing_step_size_is_reported():
     params = {"w": torch.tensor([1.0, 2.0]), "b": torch.tensor([3.0])}
     grads = {"w": torch.tensor([10.0, -10.0]), "b": torch.tensor([1.0])}
     alpha = {"w": torch.tensor([0.1, 0.01]), "b": torch.tensor([-1.0])}
-    out = ms.meta_sgd_update(params, grads, alpha)
+    rule = PerParameterSGD(alpha)
+    out, state = rule(params, grads, rule.init(params))
     assert torch.allclose(out["w"], torch.tensor([0.0, 2.1]))
     assert torch.allclose(out["b"], torch.tensor([4.0]))
-    with pytest.raises(KeyError, match="b"):
-        ms.meta_sgd_update(params, grads, {"w": alpha["w"]})
+    with pytest.raises(ValueError, match="no step size"):
+        PerParameterSGD({"w": alpha["w"]}).init(params)
 
 
 def test_adapt_matches_manual_steps_and_keeps_shapes():
@@ -81,7 +87,7 @@ def test_adapt_matches_manual_steps_and_keeps_shapes():
     alpha = ms.init_step_sizes(params, (0.01, 0.2), generator=torch.Generator().manual_seed(3))
     b = random_batch()
     sx, sy = b.support_x[0], b.support_y[0]
-    adapted = ms.adapt(model, params, alpha, sx, sy, steps=2)
+    adapted = adapt(model, params, sx, sy, loss_fn=F.mse_loss, steps=2, update=PerParameterSGD(alpha))
     manual = {n: p.detach().clone() for n, p in params.items()}
     for _ in range(2):
         current = {n: p.requires_grad_(True) for n, p in manual.items()}
@@ -149,8 +155,9 @@ def test_vmapped_meta_loss_equals_a_loop_over_tasks():
     per_task = ms.meta_loss(model, params, alpha, b, steps=3, per_task=True)
     assert per_task.shape == (4,)
     loop = torch.stack([
-        ms.query_loss_after_adaptation(model, params, alpha, b.support_x[i], b.support_y[i],
-                                       b.query_x[i], b.query_y[i], steps=3) for i in range(4)])
+        task_loss(model, adapt(model, params, b.support_x[i], b.support_y[i], loss_fn=F.mse_loss, steps=3,
+                               update=PerParameterSGD(alpha)), b.query_x[i], b.query_y[i], F.mse_loss)
+        for i in range(4)])
     assert torch.allclose(per_task, loop, atol=1e-10)
     assert torch.allclose(ms.meta_loss(model, params, alpha, b, steps=3), loop.mean())
 
@@ -179,10 +186,10 @@ def test_meta_sgd_learns_the_one_step_solution_of_linear_tasks():
     assert after < 0.05 * before
     # The ideal step is 1 / (2 E[x^2]) = 1.5 for x ~ U[-1, 1]; Meta-SGD must move far towards it.
     assert learner.alphas[0].item() > 0.75
-    scores = ms.evaluate_adaptation(learner.model, learner.params(), learner.step_sizes(),
-                                    [SimpleNamespace(support_x=test.support_x[i], support_y=test.support_y[i],
-                                                     query_x=test.query_x[i], query_y=test.query_y[i])
-                                     for i in range(10)], steps=(0, 1))
+    scores = evaluate_adaptation(learner.model, learner.params(),
+                                 [SimpleNamespace(support_x=test.support_x[i], support_y=test.support_y[i],
+                                                  query_x=test.query_x[i], query_y=test.query_y[i])
+                                  for i in range(10)], loss_fn=F.mse_loss, update=learner.update_rule(), steps=(0, 1))
     assert len(scores[0]) == len(scores[1]) == 10
     assert sum(scores[1]) < 0.2 * sum(scores[0])
 
@@ -210,3 +217,20 @@ def test_meta_sgd_on_cuda_matches_cpu():
     assert loss_gpu.item() == pytest.approx(loss_cpu.item(), rel=1e-4)
     for a, c in zip(gpu.alphas, cpu.alphas):
         assert torch.allclose(a.grad.cpu(), c.grad, rtol=1e-3, atol=1e-5)
+
+
+def test_meta_sgd_step_and_adapt_use_the_shared_inner_loop():
+    learner = ms.MetaSGD(tiny_model(), (0.05, 0.2), generator=torch.Generator().manual_seed(0))
+    b = random_batch()
+    adapted = learner.adapt(b.support_x[0], b.support_y[0])
+    shared = adapt(learner.model, learner.params(), b.support_x[0], b.support_y[0], loss_fn=F.mse_loss,
+                   update=PerParameterSGD(learner.step_sizes()))
+    for name in adapted:
+        assert torch.allclose(adapted[name], shared[name], atol=1e-12)
+    before = [a.detach().clone() for a in learner.alphas]
+    expected = learner.meta_loss(b).item()
+    optimizer = torch.optim.SGD(learner.parameters(), lr=0.01)
+    out = ms.meta_sgd_step(learner, optimizer, b)
+    assert set(out) == {"loss"} and out["loss"] == pytest.approx(expected, rel=1e-12)
+    assert learner.meta_loss(b).item() < expected  # one small step downhill
+    assert any(not torch.equal(a, c) for a, c in zip(learner.alphas, before))  # alpha was updated

@@ -6,71 +6,39 @@ update rule such as SGD or Adam by a recurrent network ``m`` with parameters ``�
     g_t, h_{t+1} = m(∇_t, h_t; φ)          ∇_t = ∇_θ f(θ_t)
     θ_{t+1}      = θ_t + g_t
 
-The network is *coordinate-wise*: the same small 2-layer LSTM (20 hidden units) is applied to every
-coordinate of ``θ`` independently, each coordinate with its own hidden state. It therefore has a
-fixed number of parameters whatever the size of ``θ``, and it sees one gradient entry at a time.
+One small LSTM is applied to every coordinate of ``θ`` independently (*coordinate-wise*, each with
+its own hidden state). Meta-training minimises ``E_f[Σ_t f(θ_t)]`` by backpropagating through the
+unrolled optimisation cut into windows (truncated BPTT).
 
-Meta-training minimises the sum of the optimizee's losses along the trajectory,
-
-    L(φ) = E_f [ Σ_{t=1}^{T} w_t f(θ_t) ]      (w_t = 1),
-
-by backpropagating through the unrolled optimisation, cut into truncated windows of ``unroll``
-steps (truncated BPTT): each window gives one meta-gradient step, and the optimizee state and the
-LSTM state are carried over (detached) to the next window. As in the paper, the optimizee's
-gradients ``∇_t`` are treated as inputs (no second derivatives of ``f``) unless
-``second_order=True``.
-
-Optimizee problems are *batches* of independent problems sharing one flat parameter vector per
-problem: ``theta`` has shape ``[B, n]`` and ``problem.loss(theta)`` returns ``[B]`` losses. Two
-families are provided: random quadratics ``f(θ) = ||Wθ − y||²`` (the paper's first experiment)
-and small MLPs regressing sinusoids (a different problem, to test generalisation).
-
-Hand-written rules (:class:`SGDRule`, :class:`AdamRule`) expose the same interface as the LSTM, so
-one :func:`optimize` function runs all of them and comparisons use identical code.
+Every rule here (:class:`LSTMOptimizer`, :class:`SGDRule`, :class:`AdamRule`) maps a flat gradient
+``[N]`` and a state to an update ``[N]`` and a new state. :func:`optimize` runs one on a batch of
+problems from :mod:`course_lib.data.optimizee_problems` (``theta [B, n]``, ``loss(theta) -> [B]``);
+:class:`LearnedUpdate` turns one into an update rule of the shared inner loop
+:func:`course_lib.adaptation.adapt`, which works on a model's parameter dict.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-__all__ = [
-    "AdamRule",
-    "LSTMOptimizer",
-    "LSTMOptimizerTrainer",
-    "QuadraticProblems",
-    "SGDRule",
-    "SinusoidMLPProblems",
-    "Trajectory",
-    "optimize",
-    "preprocess_gradients",
-    "tune_learning_rate",
-]
+from course_lib.checks import check_count
+
+__all__ = ["AdamRule", "LSTMOptimizer", "LSTMOptimizerTrainer", "LearnedUpdate", "SGDRule", "Trajectory",
+           "optimize", "preprocess_gradients", "tune_learning_rate"]
 
 
-# --------------------------------------------------------------------------------------------
 # The learned update rule
-# --------------------------------------------------------------------------------------------
-
 def preprocess_gradients(grad: Tensor, p: float = 10.0) -> Tensor:
-    """Andrychowicz et al.'s log/sign gradient preprocessing (their Appendix A).
+    """Andrychowicz et al.'s log/sign preprocessing (their Appendix A): gradients span many orders of
+    magnitude, so each entry ``∇`` becomes ``(log|∇| / p, sign ∇)`` if ``|∇| >= e^{-p}``, else ``(-1, e^p ∇)``.
 
-    Gradients span many orders of magnitude, which a neural network input does not like. Each
-    entry ``∇`` becomes two numbers::
-
-        (log|∇| / p,  sign(∇))   if |∇| >= e^{-p}
-        (-1,          e^{p} ∇)   otherwise
-
-    Args:
-        grad: ``[N]`` gradient entries (any shape works; a trailing axis of size 2 is added).
-        p: the scale ``p > 0`` (10 in the paper).
-
-    Returns:
-        ``[N, 2]`` preprocessed inputs, each channel roughly in ``[-1, 1]`` for typical gradients.
+    ``grad [N]`` (any shape; a trailing axis of size 2 is added), ``p > 0`` (10 in the paper) ->
+    ``[N, 2]``, each channel roughly in ``[-1, 1]``.
     """
     if p <= 0:
         raise ValueError(f"preprocessing scale p must be positive, got {p}")
@@ -88,32 +56,26 @@ LSTMState = tuple[tuple[Tensor, ...], tuple[Tensor, ...]]
 class LSTMOptimizer(nn.Module):
     """Coordinate-wise 2-layer LSTM optimizer ``(∇_t, h_t) -> (g_t, h_{t+1})``.
 
-    Args:
-        hidden_size: units per LSTM layer (20 in the paper).
-        num_layers: stacked LSTM layers (2 in the paper).
-        preprocess: use :func:`preprocess_gradients` (input size 2) instead of the raw gradient
-            (input size 1).
-        p: preprocessing scale.
-        output_scale: the update is ``output_scale * Linear(h)``; a small value makes the untrained
-            optimizer take small, safe steps (0.1 here).
+    ``hidden_size`` units in each of ``num_layers`` layers (20 and 2 in the paper); inputs are
+    :func:`preprocess_gradients` (scale ``p``) or, with ``preprocess=False``, the raw gradient; the
+    update is ``output_scale * Linear(h)`` (small, so that the untrained optimizer takes safe steps).
 
-    Shapes: ``forward(grad [N], state) -> (update [N], state)`` where ``N`` is the number of
-    coordinates (all coordinates of all problems in a batch, flattened) and every state tensor is
-    ``[N, hidden_size]``.
+    Shapes: ``forward(grad [N], state) -> (update [N], state)``, ``N`` coordinates (all coordinates
+    of all problems, flattened); every state tensor is ``[N, hidden_size]``.
     """
 
     def __init__(self, hidden_size: int = 20, num_layers: int = 2, *, preprocess: bool = True,
                  p: float = 10.0, output_scale: float = 0.1):
         super().__init__()
-        if hidden_size < 1 or num_layers < 1:
-            raise ValueError(f"hidden_size and num_layers must be >= 1, got {hidden_size}, {num_layers}")
+        check_count("hidden_size", hidden_size)
+        check_count("num_layers", num_layers)
         if output_scale <= 0:
             raise ValueError(f"output_scale must be positive, got {output_scale}")
         self.hidden_size, self.num_layers = hidden_size, num_layers
         self.preprocess, self.p, self.output_scale = preprocess, p, output_scale
         in_size = 2 if preprocess else 1
-        self.cells = nn.ModuleList(
-            [nn.LSTMCell(in_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)])
+        self.cells = nn.ModuleList([nn.LSTMCell(in_size if i == 0 else hidden_size, hidden_size)
+                                    for i in range(num_layers)])
         self.head = nn.Linear(hidden_size, 1)
 
     def initial_state(self, num_coords: int, device=None, dtype=None) -> LSTMState:
@@ -135,17 +97,49 @@ class LSTMOptimizer(nn.Module):
         return update, (tuple(hs), tuple(cs))
 
 
-# --------------------------------------------------------------------------------------------
-# Hand-written rules with the same interface
-# --------------------------------------------------------------------------------------------
+class LearnedUpdate:
+    """A coordinate-wise rule (:class:`LSTMOptimizer`, :class:`SGDRule`, :class:`AdamRule`) as an update
+    rule of :func:`course_lib.adaptation.adapt`: ``adapt(..., update=LearnedUpdate(net))``.
 
-class SGDRule:
-    """Plain gradient descent, ``g_t = −lr ∇_t``. Stateless."""
+    A step flattens the gradients of all adapted entries into one vector ``[n]`` (dict order), applies
+    the rule and adds the update back entry by entry: ``θ_{t+1} = θ_t + m(∇_t, h_t)``.
+    """
+
+    def __init__(self, rule: Callable):
+        if not callable(rule) or not hasattr(rule, "initial_state"):
+            raise ValueError(f"expected an LSTMOptimizer, SGDRule or AdamRule, got {rule!r}")
+        self.rule = rule
+
+    def init(self, params: Mapping[str, Tensor]):
+        """The rule's initial state for all ``n = Σ numel`` coordinates of ``params``."""
+        ref = next(iter(params.values()))
+        return self.rule.initial_state(sum(p.numel() for p in params.values()), device=ref.device, dtype=ref.dtype)
+
+    def __call__(self, params: Mapping[str, Tensor], grads: Mapping[str, Tensor], state):
+        flat = torch.cat([grads[name].reshape(-1) for name in params])                  # [n]
+        update, state = self.rule(flat, state)
+        pieces = torch.split(update, [p.numel() for p in params.values()])
+        return {name: p + u.view_as(p) for (name, p), u in zip(params.items(), pieces)}, state
+
+    def __repr__(self) -> str:
+        return f"LearnedUpdate({type(self.rule).__name__})"
+
+
+# Hand-written rules with the same interface
+class _HandWrittenRule:
+    """A rule with one learning rate ``lr > 0``; printed as e.g. ``SGD(lr=0.01)``."""
 
     def __init__(self, lr: float):
         if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
         self.lr = lr
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__.removesuffix('Rule')}(lr={self.lr:g})"
+
+
+class SGDRule(_HandWrittenRule):
+    """Plain gradient descent, ``g_t = −lr ∇_t``. Stateless."""
 
     def initial_state(self, num_coords: int, device=None, dtype=None):
         return ()
@@ -153,17 +147,13 @@ class SGDRule:
     def __call__(self, grad: Tensor, state):
         return -self.lr * grad, state
 
-    def __repr__(self) -> str:
-        return f"SGD(lr={self.lr:g})"
 
-
-class AdamRule:
+class AdamRule(_HandWrittenRule):
     """Adam (Kingma & Ba 2015) written out, with bias correction. State ``(t, m, v)``."""
 
     def __init__(self, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
-        self.lr, self.betas, self.eps = lr, betas, eps
+        super().__init__(lr)
+        self.betas, self.eps = betas, eps
 
     def initial_state(self, num_coords: int, device=None, dtype=None):
         zeros = torch.zeros(num_coords, device=device, dtype=dtype)
@@ -178,132 +168,12 @@ class AdamRule:
         m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
         return -self.lr * m_hat / (v_hat.sqrt() + self.eps), (t, m, v)
 
-    def __repr__(self) -> str:
-        return f"Adam(lr={self.lr:g})"
 
-
-# --------------------------------------------------------------------------------------------
-# Optimizee problems
-# --------------------------------------------------------------------------------------------
-
-class QuadraticProblems:
-    """``B`` random quadratics ``f_b(θ) = ||W_b θ − y_b||²`` with ``W_b [d, d]``, ``y_b [d]``.
-
-    Entries of ``W`` and ``y`` are i.i.d. standard normal, as in Andrychowicz et al. (2016);
-    ``θ_0`` is drawn as ``init_std * N(0, 1)``.
-    """
-
-    def __init__(self, W: Tensor, y: Tensor, init_std: float = 0.01):
-        if W.dim() != 3 or y.dim() != 2 or W.shape[0] != y.shape[0] or W.shape[1] != y.shape[1]:
-            raise ValueError(f"expected W [B, m, d] and y [B, m], got {tuple(W.shape)} and {tuple(y.shape)}")
-        self.W, self.y, self.init_std = W, y, init_std
-
-    @classmethod
-    def sample(cls, num_problems: int, dim: int = 10, generator: torch.Generator | None = None,
-               device=None, dtype=torch.float32, init_std: float = 0.01) -> QuadraticProblems:
-        """Draw ``num_problems`` quadratics in ``dim`` dimensions."""
-        if num_problems < 1 or dim < 1:
-            raise ValueError(f"need num_problems >= 1 and dim >= 1, got {num_problems}, {dim}")
-        W = torch.randn(num_problems, dim, dim, generator=generator, dtype=dtype)
-        y = torch.randn(num_problems, dim, generator=generator, dtype=dtype)
-        return cls(W.to(device), y.to(device), init_std)
-
-    @property
-    def num_problems(self) -> int:
-        return self.W.shape[0]
-
-    @property
-    def dim(self) -> int:
-        return self.W.shape[2]
-
-    def initial_params(self, generator: torch.Generator | None = None) -> Tensor:
-        """``θ_0`` of shape ``[B, d]``."""
-        theta = torch.randn(self.num_problems, self.dim, generator=generator, dtype=self.W.dtype)
-        return (self.init_std * theta).to(self.W.device)
-
-    def loss(self, theta: Tensor) -> Tensor:
-        """``[B, d] -> [B]`` losses."""
-        residual = torch.einsum("bmd,bd->bm", self.W, theta) - self.y
-        return residual.pow(2).sum(-1)
-
-    def hessian_max_eigenvalue(self) -> Tensor:
-        """Largest eigenvalue of the Hessian ``2 WᵀW`` of each problem, ``[B]``."""
-        return 2 * torch.linalg.eigvalsh(self.W.transpose(1, 2) @ self.W)[:, -1]
-
-    def minimum(self) -> Tensor:
-        """The optimal loss of each problem, ``[B]`` (0 when ``W`` is invertible)."""
-        solution = torch.linalg.lstsq(self.W, self.y.unsqueeze(-1)).solution.squeeze(-1)
-        return self.loss(solution)
-
-
-class SinusoidMLPProblems:
-    """``B`` small regression problems: fit a 1-``hidden``-1 tanh MLP to ``K`` points of a sinusoid.
-
-    The MLP weights of problem ``b`` are the flat vector ``theta[b]`` (``n = 3·hidden + 1``
-    entries: ``w1 [hidden]``, ``b1 [hidden]``, ``w2 [hidden]``, ``b2 [1]``). The loss is the full-batch
-    mean squared error on the ``K`` points. Tasks follow Finn et al.: ``y = A sin(x − φ)``,
-    ``A ~ U[0.1, 5]``, ``φ ~ U[0, π]``, ``x ~ U[−5, 5]``.
-    """
-
-    def __init__(self, x: Tensor, y: Tensor, hidden: int = 20):
-        if x.shape != y.shape or x.dim() != 2:
-            raise ValueError(f"expected x and y of shape [B, K], got {tuple(x.shape)} and {tuple(y.shape)}")
-        self.x, self.y, self.hidden = x, y, hidden
-
-    @classmethod
-    def sample(cls, num_problems: int, num_points: int = 20, hidden: int = 20,
-               generator: torch.Generator | None = None, device=None,
-               dtype=torch.float32) -> SinusoidMLPProblems:
-        amplitude = 0.1 + 4.9 * torch.rand(num_problems, 1, generator=generator, dtype=dtype)
-        phase = math.pi * torch.rand(num_problems, 1, generator=generator, dtype=dtype)
-        x = -5 + 10 * torch.rand(num_problems, num_points, generator=generator, dtype=dtype)
-        y = amplitude * torch.sin(x - phase)
-        return cls(x.to(device), y.to(device), hidden)
-
-    @property
-    def num_problems(self) -> int:
-        return self.x.shape[0]
-
-    @property
-    def dim(self) -> int:
-        return 3 * self.hidden + 1
-
-    def initial_params(self, generator: torch.Generator | None = None) -> Tensor:
-        """PyTorch-style default init (uniform ±1/√fan_in) for each problem, ``[B, n]``."""
-        h, B = self.hidden, self.num_problems
-        w1 = 2 * torch.rand(B, h, generator=generator, dtype=self.x.dtype) - 1          # fan_in 1
-        b1 = 2 * torch.rand(B, h, generator=generator, dtype=self.x.dtype) - 1
-        bound = 1 / math.sqrt(h)
-        w2 = bound * (2 * torch.rand(B, h, generator=generator, dtype=self.x.dtype) - 1)
-        b2 = bound * (2 * torch.rand(B, 1, generator=generator, dtype=self.x.dtype) - 1)
-        return torch.cat([w1, b1, w2, b2], dim=1).to(self.x.device)
-
-    def predict(self, theta: Tensor, x: Tensor | None = None) -> Tensor:
-        """``theta [B, n]``, ``x [B, K]`` -> predictions ``[B, K]``."""
-        x = self.x if x is None else x
-        h = self.hidden
-        w1, b1, w2, b2 = theta[:, :h], theta[:, h:2 * h], theta[:, 2 * h:3 * h], theta[:, 3 * h:]
-        hidden = torch.tanh(x.unsqueeze(-1) * w1.unsqueeze(1) + b1.unsqueeze(1))      # [B, K, h]
-        return (hidden * w2.unsqueeze(1)).sum(-1) + b2
-
-    def loss(self, theta: Tensor) -> Tensor:
-        """``[B, n] -> [B]`` mean squared errors."""
-        return (self.predict(theta) - self.y).pow(2).mean(-1)
-
-
-# --------------------------------------------------------------------------------------------
 # Running any rule on a batch of problems
-# --------------------------------------------------------------------------------------------
-
 @dataclass
 class Trajectory:
-    """Result of :func:`optimize`.
-
-    Attributes:
-        losses: ``[steps + 1, B]`` losses ``f(θ_0), ..., f(θ_T)`` (detached unless ``keep_graph``).
-        theta: final parameters ``[B, n]``.
-        state: the rule's final state (to continue an optimisation).
-    """
+    """Result of :func:`optimize`: ``losses [steps + 1, B]`` (``f(θ_0) ... f(θ_T)``, detached unless
+    ``keep_graph``), the final ``theta [B, n]`` and the rule's final ``state`` (to continue)."""
 
     losses: Tensor
     theta: Tensor
@@ -319,22 +189,14 @@ def optimize(rule: Callable, problems, theta: Tensor, steps: int, *, state=None,
     """Run ``steps`` updates ``θ_{t+1} = θ_t + rule(∇f(θ_t), state)`` on a batch of problems.
 
     Args:
-        rule: an :class:`LSTMOptimizer` or a hand-written rule; called on the flattened gradient
-            ``[B·n]`` and returns the update ``[B·n]`` and the new state.
-        problems: object with ``loss(theta [B, n]) -> [B]``.
-        theta: ``θ_0`` ``[B, n]``.
-        steps: number of updates (>= 1).
-        state: the rule's state to start from (default: ``rule.initial_state``).
-        keep_graph: keep the autograd graph through the trajectory (for meta-training). Otherwise
-            ``θ`` is detached after each step and the run uses no extra memory.
-        second_order: also differentiate through the optimizee's gradients ``∇_t`` (needs
-            ``keep_graph``); the paper drops these terms.
-
-    Returns:
-        a :class:`Trajectory` with ``losses [steps + 1, B]``.
+        rule: maps the flattened gradient ``[B·n]`` and its state to an update ``[B·n]`` and a new state.
+        problems: has ``loss(theta [B, n]) -> [B]`` (:mod:`course_lib.data.optimizee_problems`).
+        theta: ``θ_0 [B, n]``; state: the rule's state to start from (default ``rule.initial_state``).
+        keep_graph: keep the graph through the trajectory (meta-training); otherwise ``θ`` is
+            detached after each step. second_order: also differentiate through ``∇_t`` (needs
+            ``keep_graph``; the paper drops these terms).
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    check_count("steps", steps)
     if second_order and not keep_graph:
         raise ValueError("second_order=True needs keep_graph=True")
     B, n = theta.shape
@@ -347,8 +209,7 @@ def optimize(rule: Callable, problems, theta: Tensor, steps: int, *, state=None,
         for _ in range(steps):
             loss = problems.loss(theta)
             losses.append(loss if keep_graph else loss.detach())
-            (gradient,) = torch.autograd.grad(loss.sum(), theta, create_graph=second_order,
-                                              retain_graph=keep_graph)
+            (gradient,) = torch.autograd.grad(loss.sum(), theta, create_graph=second_order, retain_graph=keep_graph)
             if not second_order:
                 gradient = gradient.detach()
             with torch.set_grad_enabled(keep_graph):
@@ -363,7 +224,7 @@ def optimize(rule: Callable, problems, theta: Tensor, steps: int, *, state=None,
 
 
 def _detach(state):
-    """Detach every tensor in a nested tuple state (ints and the like pass through)."""
+    """Detach every tensor in a nested tuple state."""
     if isinstance(state, Tensor):
         return state.detach()
     if isinstance(state, tuple):
@@ -373,14 +234,10 @@ def _detach(state):
 
 def tune_learning_rate(make_rule: Callable[[float], Callable], grid: Sequence[float], problems,
                        theta0: Tensor, steps: int) -> tuple[float, dict[float, float]]:
-    """Pick the learning rate of a hand-written rule on *training* problems.
+    """Pick the learning rate of a hand-written rule on *training* problems: ``(best_lr, {lr: score})``.
 
-    The score of a learning rate is the mean loss along the trajectory (the same objective the
-    LSTM optimizer is meta-trained on); a run that diverges (a non-finite loss, or a final loss
-    above the starting loss) scores ``inf``.
-
-    Returns:
-        ``(best_lr, {lr: score})``.
+    The score is the mean loss along the trajectory (the LSTM's meta-training objective); a run that
+    diverges (a non-finite loss, or a final loss above the starting loss) scores ``inf``.
     """
     if len(grid) == 0:
         raise ValueError("the learning-rate grid is empty")
@@ -390,40 +247,26 @@ def tune_learning_rate(make_rule: Callable[[float], Callable], grid: Sequence[fl
         score = traj.losses.mean().item()
         diverged = not math.isfinite(score) or traj.losses[-1].mean() > traj.losses[0].mean()
         scores[lr] = math.inf if diverged else score
-    best = min(scores, key=scores.get)
-    return best, scores
+    return min(scores, key=scores.get), scores
 
 
-# --------------------------------------------------------------------------------------------
 # Meta-training with truncated backpropagation through time
-# --------------------------------------------------------------------------------------------
-
 class LSTMOptimizerTrainer:
     """Meta-trains an :class:`LSTMOptimizer` with truncated BPTT; ``.step`` plugs into ``train_loop``.
 
-    Every ``horizon`` optimizee steps a fresh batch of problems is drawn. The horizon is cut into
-    windows of ``unroll`` steps; each call to :meth:`step` runs one window with the graph kept,
-    takes the meta-loss ``mean_b Σ_{t in window} f_b(θ_t)`` (divided by ``unroll``), does one Adam
-    step on ``φ``, and carries ``θ`` and the LSTM state over, detached.
-
-    Args:
-        optimizer_net: the :class:`LSTMOptimizer` being trained.
-        sample_problems: ``generator -> problems`` (e.g. ``lambda g: QuadraticProblems.sample(128, 10, g)``).
-        horizon: optimizee steps per problem batch (100 in the paper).
-        unroll: truncation length (20 in the paper); must divide ``horizon``.
-        meta_lr: Adam learning rate on ``φ``.
-        grad_clip: clip the meta-gradient norm (``None`` for no clipping).
-        second_order: differentiate through the optimizee's gradients (off in the paper).
-        generator: CPU generator for problem sampling.
+    ``sample_problems(generator)`` draws a fresh batch of problems every ``horizon`` optimizee steps
+    (100 in the paper); the horizon is cut into windows of ``unroll`` steps (20; must divide it).
+    Each :meth:`step` runs one window with the graph kept, takes the meta-loss
+    ``mean_b Σ_{t in window} f_b(θ_t) / unroll``, does one Adam step (``meta_lr``) on ``φ`` with the
+    meta-gradient norm clipped at ``grad_clip`` (``None``: no clipping), and carries ``θ`` and the
+    LSTM state over, detached. ``second_order``: differentiate through ``∇_t`` (off in the paper).
     """
 
     def __init__(self, optimizer_net: LSTMOptimizer, sample_problems: Callable, *, horizon: int = 100,
                  unroll: int = 20, meta_lr: float = 1e-3, grad_clip: float | None = 1.0,
                  second_order: bool = False, generator: torch.Generator | None = None):
-        if not isinstance(unroll, int) or unroll < 1:
-            raise ValueError(f"unroll length must be an integer >= 1, got {unroll!r}")
-        if not isinstance(horizon, int) or horizon < unroll:
-            raise ValueError(f"horizon must be an integer >= unroll ({unroll}), got {horizon!r}")
+        check_count("unroll length", unroll)
+        check_count("horizon", horizon, unroll, "a run must hold at least one window")
         if horizon % unroll:
             raise ValueError(f"unroll ({unroll}) must divide horizon ({horizon}), e.g. horizon=100, unroll=20")
         if not meta_lr > 0:
@@ -435,21 +278,12 @@ class LSTMOptimizerTrainer:
         self._problems = self._theta = self._state = None
         self._t = 0
 
-    def _new_problems(self) -> None:
-        self._problems = self.sample_problems(self.generator)
-        self._theta = self._problems.initial_params(self.generator)
-        self._state = None
-        self._t = 0
-
     def step(self, step: int = 0) -> dict[str, float]:
-        """One truncated window = one meta-gradient step.
-
-        Returns ``{"loss": meta-loss of the window, "final_loss": mean f(θ) at the window's end,
-        "window": index of the window within its run (0, 1, ...)}``; ``final_loss`` of the last
-        window of a run is the loss that run ended with.
-        """
-        if self._problems is None or self._t >= self.horizon:
-            self._new_problems()
+        """One truncated window = one meta-gradient step: ``{"loss": the window's meta-loss,
+        "final_loss": mean f(θ) at its end, "window": its index within the run (0, 1, ...)}``."""
+        if self._problems is None or self._t >= self.horizon:  # a new run on fresh problems
+            self._problems = self.sample_problems(self.generator)
+            self._theta, self._state, self._t = self._problems.initial_params(self.generator), None, 0
         traj = optimize(self.net, self._problems, self._theta, self.unroll, state=self._state,
                         keep_graph=True, second_order=self.second_order)
         meta_loss = traj.losses[1:].sum(0).mean() / self.unroll

@@ -1,19 +1,25 @@
-"""Checks for chapter 04 (learned optimizers): Meta-SGD's update, its size, gradient preprocessing,
-and the largest stable SGD step on a quadratic."""
+"""Checks for chapter 04 (learned optimizers): Meta-SGD's update and meta-loss (built by the learner),
+its size, gradient preprocessing, and the largest stable SGD step on a quadratic."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from course_lib.algorithms.learned_optimizer import QuadraticProblems, preprocess_gradients
-from course_lib.algorithms.meta_sgd import meta_sgd_update
-from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
+from course_lib.adaptation import PerParameterSGD, adapt, task_loss
+from course_lib.algorithms.learned_optimizer import preprocess_gradients
+from course_lib.algorithms.meta_sgd import meta_loss
+from course_lib.data.episodes import TaskBatch
+from course_lib.data.optimizee_problems import QuadraticProblems
+from course_lib.exercises._core import _compare, _correct, _wrong, check_close, check_function, check_true, not_attempted
 
 __all__ = [
     "check_max_stable_lr",
     "check_meta_parameter_count",
+    "check_meta_sgd_meta_loss",
     "check_meta_sgd_step",
     "check_preprocess",
 ]
@@ -64,8 +70,126 @@ def check_meta_sgd_step(fn) -> bool:
             return check_true(name, False, hint, failure="the step sizes are missing (θ − g)")
         if matches(lambda k: alphas[k] - params[k] * grads[k]) or matches(lambda k: grads[k] - alphas[k] * params[k]):
             return check_true(name, False, hint, failure="the arguments are mixed up: the order is (params, grads, step_sizes)")
-    return check_function(name, as_list(fn), as_list(meta_sgd_update), _dict_cases(), hint=hint,
+    def reference(params, grads, alphas):
+        return PerParameterSGD(alphas)(params, grads)[0]
+
+    return check_function(name, as_list(fn), as_list(reference), _dict_cases(), hint=hint,
                           success="θ' = θ − α ∘ ∇L, one learned step size per parameter entry")
+
+
+# ---------------------------------------------------------------- Build it yourself: the Meta-SGD meta-loss
+def _meta_loss_case(seed: int, tasks: int):
+    """A tanh MLP (float64), per-entry step sizes in [0.02, 0.22] and a batch of sinusoid-like tasks."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    alphas = {n: 0.02 + 0.2 * torch.rand(p.shape, generator=g, dtype=torch.float64) for n, p in params.items()}
+    amplitude = 1 + 2 * torch.rand(tasks, 1, 1, generator=g, dtype=torch.float64)
+    x = 4 * torch.rand(tasks, 12, 1, generator=g, dtype=torch.float64) - 2
+    y = amplitude * torch.sin(x + amplitude)
+    return model, params, alphas, TaskBatch(x[:, :5], y[:, :5], x[:, 5:], y[:, 5:])
+
+
+def _value_and_grads(fn, model, params, alphas, batch):
+    """``(loss, [d loss / d params], [d loss / d alphas])``; a gradient is None where none reaches the input."""
+    p = {n: t.clone().requires_grad_(True) for n, t in params.items()}
+    a = {n: t.clone().requires_grad_(True) for n, t in alphas.items()}
+    loss = fn(model, p, a, batch, F.mse_loss)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.requires_grad:
+        return loss, None, None
+    grads = torch.autograd.grad(loss.reshape(()), list(p.values()) + list(a.values()), allow_unused=True)
+    return loss.detach(), list(grads[:len(p)]), list(grads[len(p):])
+
+
+def _wrong_variants(model, params, alphas, batch):
+    """Meta-loss values of the typical wrong answers, ``{what is wrong: value}``."""
+    def per_task(step_sizes, on_support=False, adapted=True):
+        out = []
+        for task in batch:
+            phi = adapt(model, params, task.support_x, task.support_y, loss_fn=F.mse_loss,
+                        update=PerParameterSGD(step_sizes)) if adapted else params
+            x, y = (task.support_x, task.support_y) if on_support else (task.query_x, task.query_y)
+            out.append(task_loss(model, phi, x, y, F.mse_loss))
+        return torch.stack(out).detach()
+
+    flat = torch.cat([a.flatten() for a in alphas.values()])
+    return {
+        "θ + α ∘ g: the inner step must go DOWN the support gradient, θ − α ∘ g (a sign error)":
+            per_task({n: -a for n, a in alphas.items()}).mean(),
+        "that is the SUPPORT loss after adaptation; the meta-loss is the QUERY loss of the adapted parameters":
+            per_task(alphas, on_support=True).mean(),
+        "that is the query loss at θ, before adaptation: take the inner step θ' = θ − α ∘ ∇L_support(θ) first":
+            per_task(alphas, adapted=False).mean(),
+        "one scalar step size per tensor (a mean?): Meta-SGD multiplies each gradient entry by its own α entry":
+            per_task({n: a.mean().expand_as(a) for n, a in alphas.items()}).mean(),
+        "one scalar step size for all parameters: Meta-SGD multiplies each gradient entry by its own α entry":
+            per_task({n: flat.mean().expand_as(a) for n, a in alphas.items()}).mean(),
+        "the SUM over tasks: the meta-loss is the MEAN over the tasks of the batch":
+            per_task(alphas).sum(),
+        "only the last task's loss: accumulate the query losses of all tasks, then take their mean":
+            per_task(alphas)[-1],
+    }
+
+
+def check_meta_sgd_meta_loss(fn) -> bool:
+    """Build it yourself: ``fn(model, params, step_sizes, batch, loss_fn) -> scalar`` = Meta-SGD's meta-loss.
+
+    Compared with :func:`course_lib.algorithms.meta_sgd.meta_loss` (one inner step) on two random
+    cases: the value, and the gradients with respect to ``params`` and ``step_sizes``.
+    """
+    name = "Build it yourself: Meta-SGD meta-loss"
+    hint = ("for each task: g = torch.autograd.grad(support loss at params, params, create_graph=True); "
+            "phi = {n: params[n] - step_sizes[n] * g_n}; query loss at phi (task_loss(model, phi, qx, qy, loss_fn)); "
+            "return the mean over tasks")
+    if fn is None:
+        return not_attempted(name, hint)
+    for case, (seed, tasks) in enumerate([(41, 3), (42, 4)]):
+        model, params, alphas, batch = _meta_loss_case(seed, tasks)
+        try:
+            value, g_params, g_alphas = _value_and_grads(fn, model, params, alphas, batch)
+        except NotImplementedError:
+            return not_attempted(name, hint)
+        except Exception as err:  # report the learner's error instead of raising it in the check cell
+            return _wrong(name, f"calling it on test case {case} raised {type(err).__name__}: {err}", hint)
+        if value is None:
+            return not_attempted(name, hint) if case == 0 else _wrong(name, "it returned None (a missing return?)", hint)
+        if isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and g_params is None
+                                               and value.numel() == 1):
+            return _wrong(name, "the result has no autograd graph (.item(), .detach() or torch.no_grad()?): "
+                          "the meta-loss must be differentiable in params and step sizes", hint)
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            shape = list(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            return _wrong(name, f"it should return one scalar tensor (the mean over tasks), got {shape}", hint)
+        p = {n: t.clone().requires_grad_(True) for n, t in params.items()}
+        a = {n: t.clone().requires_grad_(True) for n, t in alphas.items()}
+        expected = meta_loss(model, p, a, batch, loss_fn=F.mse_loss)
+        if _compare(value, expected.detach(), 1e-6, 1e-9) is not None:
+            for what, wrong_value in _wrong_variants(model, params, alphas, batch).items():
+                if torch.isclose(value.double().reshape(()), wrong_value, rtol=1e-6, atol=1e-9):
+                    return _wrong(name, f"on test case {case}: {what}", hint)
+            if all(g is None or not g.abs().any() for g in g_alphas):
+                return _wrong(name, f"on test case {case}: the step sizes receive no gradient and the value is off: "
+                              "use the step_sizes tensors themselves in θ − α ∘ g (not a number)", hint)
+            return _wrong(name, f"on test case {case}: the value differs from Meta-SGD's meta-loss: "
+                          f"{_compare(value, expected.detach(), 1e-6, 1e-9)}", hint)
+        if any(g is None or not g.abs().any() for g in g_alphas):
+            return _wrong(name, "the value is right but the step sizes receive no gradient: α was detached or "
+                          "used as a plain number (.item(), .detach(), float()), so Meta-SGD could not learn it", hint)
+        if any(g is None for g in g_params):
+            return _wrong(name, "the value is right but params receive no gradient (detached?)", hint)
+        ref = torch.autograd.grad(expected, list(p.values()) + list(a.values()))
+        problem = _compare(g_alphas, list(ref[len(p):]), 1e-5, 1e-9, "the gradient with respect to step_sizes")
+        if problem is None:
+            problem = _compare(g_params, list(ref[:len(p)]), 1e-5, 1e-9, "the gradient with respect to params")
+            first = meta_loss(model, p, a, batch, loss_fn=F.mse_loss, first_order=True)
+            first_grads = torch.autograd.grad(first, list(p.values()))
+            if problem is not None and _compare(g_params, list(first_grads), 1e-5, 1e-9) is None:
+                problem = ("the gradient with respect to params is FIRST order: the inner gradient needs "
+                           "create_graph=True so that the meta-gradient keeps its Hessian term")
+        if problem is not None:
+            return _wrong(name, f"on test case {case}: {problem}", hint)
+    return _correct(name, "same value and same meta-gradients (params and step sizes) as course_lib's meta_loss")
 
 
 def check_meta_parameter_count(answer, model: torch.nn.Module) -> bool:

@@ -5,7 +5,8 @@ Each ``train_*`` function builds the model, meta-trains it with :func:`course_li
 and returns a :class:`Run`. ``evaluate_*`` functions score few-step adaptation on held-out tasks.
 
 Methods: ``"maml"`` (second order), ``"fomaml"`` (first order), ``"reptile"``, and for sinusoids
-``"pretrained"`` (joint training on all tasks, the MAML paper's baseline).
+``"pretrained"`` (joint training on all tasks, the MAML paper's baseline) and ``"metasgd"`` (chapter 04:
+the initialisation and one learned step size per parameter entry; the run's model is a ``MetaSGD``).
 
 Timing: every step records ``step_seconds``, the wall time of the meta-update alone (sampling
 excluded). Memory: :func:`peak_memory` — on CUDA ``torch.cuda.max_memory_allocated``; on CPU the
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms import maml, reptile
+from course_lib.algorithms import maml, meta_sgd, reptile
 from course_lib.baselines import joint_pretraining
 from course_lib.data.sinusoid import SinusoidTaskFamily
 from course_lib.data.episodes import EpisodeSampler
@@ -35,13 +36,16 @@ from course_lib.nets import MLP, Conv4, params_of
 from course_lib.runtime import cache_dir
 from course_lib.training import History, train_loop
 
-METHODS = ("maml", "fomaml", "reptile", "pretrained")
+METHODS = ("maml", "fomaml", "reptile", "pretrained", "metasgd")
 
 # The MAML paper's sinusoid protocol (Finn et al. 2017, §5.1)
 SINUSOID = dict(k_shot=10, inner_lr=0.01, inner_steps=1, meta_lr=1e-3, meta_batch_size=25)
 # Reptile on sinusoids: several inner steps (k = 1 is joint training), each on its own minibatch of 5
 # of the task's 20 points (the 20 a MAML task uses: 10 to adapt on, 10 to evaluate)
 SINUSOID_REPTILE = dict(k_shot=20, inner_batch_size=5, inner_lr=0.02, inner_steps=5, meta_lr=1e-3)
+# Meta-SGD on sinusoids (Li et al. 2017): MAML's protocol with the step sizes drawn from U[0.005, 0.1] and
+# learned (in place of MAML's inner_lr)
+SINUSOID_METASGD = dict(init_step_min=0.005, init_step_max=0.1)
 # MAML's Omniglot 5-way 1-shot protocol: Conv-4 with strided convolutions, inner lr 0.4,
 # 1 step in training, 3 at test, meta-batch 32, Adam 1e-3
 OMNIGLOT = dict(n_way=5, k_shot=1, q_query=5, inner_lr=0.4, inner_steps=1, test_steps=3, meta_lr=1e-3,
@@ -86,16 +90,24 @@ def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = 
                    checkpoint: bool = True, progress: bool = True, **overrides) -> Run:
     """Meta-train the 1-40-40-1 ReLU MLP on sinusoid tasks with ``method``.
 
-    Settings default to :data:`SINUSOID` (and :data:`SINUSOID_REPTILE` for Reptile); any of them
-    can be overridden by keyword (e.g. ``inner_steps=5``). The checkpoint file name encodes the
-    method, settings and ``num_steps``.
+    Settings default to :data:`SINUSOID` (and :data:`SINUSOID_REPTILE` for Reptile,
+    :data:`SINUSOID_METASGD` for Meta-SGD); any of them can be overridden by keyword (e.g.
+    ``inner_steps=5``). The checkpoint file name encodes the method, settings and ``num_steps``.
+    For ``"metasgd"`` the run's model is a :class:`~course_lib.algorithms.meta_sgd.MetaSGD` wrapping
+    the MLP (``run.model.model``, step sizes ``run.model.step_sizes()``).
     """
     _check_method(method)
-    cfg = dict(SINUSOID, **(SINUSOID_REPTILE if method == "reptile" else {}))
+    extra = {"reptile": SINUSOID_REPTILE, "metasgd": SINUSOID_METASGD}.get(method, {})
+    cfg = dict(SINUSOID, **extra)
+    if method == "metasgd":
+        del cfg["inner_lr"]
     cfg.update(overrides)
     device = torch.device(device)
     torch.manual_seed(seed)
     model = MLP((1, 40, 40, 1)).to(device)
+    if method == "metasgd":
+        model = meta_sgd.MetaSGD(model, (cfg["init_step_min"], cfg["init_step_max"]), inner_steps=cfg["inner_steps"],
+                                 loss_fn=F.mse_loss, generator=torch.Generator().manual_seed(seed + 2)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["meta_lr"])
     family = SinusoidTaskFamily()
     generator = torch.Generator().manual_seed(seed + 1)
@@ -108,6 +120,8 @@ def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = 
             return _timed(lambda: reptile.reptile_step(model, optimizer, batch, loss_fn=F.mse_loss,
                                                        inner_lr=cfg["inner_lr"], inner_steps=cfg["inner_steps"],
                                                        inner_batch_size=cfg.get("inner_batch_size")))
+        if method == "metasgd":  # vmapped over tasks, like MAML below
+            return _timed(lambda: meta_sgd.meta_sgd_step(model, optimizer, batch))
         # vmap over the 25 tasks: about ten times faster than the task loop for this MLP on a CPU
         return _timed(lambda: maml.maml_step(model, optimizer, batch, loss_fn=F.mse_loss, inner_lr=cfg["inner_lr"],
                                              inner_steps=cfg["inner_steps"], first_order=method == "fomaml",
