@@ -2,24 +2,24 @@
 
 The algorithm-specific work lives in a ``step_fn(step) -> dict`` that performs one meta-update
 (sample a task batch, adapt, compute the outer loss, step the optimizer) and returns numbers such
-as ``{"loss": 0.41, "acc": 0.87}``. :func:`train_loop` calls it ``num_steps`` times and takes care
-of everything around it::
+as ``{"loss": 0.41}``. :func:`train_loop` calls it ``num_steps`` times and takes care of everything
+around it; the step functions of :mod:`course_lib.algorithms` already have that shape::
+
+    from course_lib.algorithms.maml import maml_step
 
     def step_fn(step):
-        batch = sampler.sample_batch(meta_batch_size).to(device)
-        loss, acc = maml_outer_loss(model, batch, ...)
-        optimizer.zero_grad(); loss.backward(); optimizer.step()
-        return {"loss": loss.item(), "acc": acc}
+        batch = family.sample_batch(meta_batch_size, k_support, k_query).to(device)
+        return maml_step(model, optimizer, batch, loss_fn=F.mse_loss, inner_lr=0.01)
 
-    history = train_loop(step_fn, 2000, state={"model": model, "optimizer": optimizer, "sampler": sampler},
+    history = train_loop(step_fn, 2000, state={"model": model, "optimizer": optimizer},
                          checkpoint_path=cache_dir() / "ch02_maml.pt")
     history.plot()
 
-* **Checkpoints** hold the ``state_dict()`` of every object in ``state`` (models, optimizers,
-  samplers, ``torch.Generator`` objects), the history, the step and the global random states. They
-  are written atomically (temporary file + rename), so an interrupted write never leaves a broken
-  file. With ``resume=True`` an existing checkpoint is loaded and training continues at its step;
-  a resumed run ends in the same state as an uninterrupted one.
+* **Checkpoints** (:mod:`course_lib.checkpoint`) hold the ``state_dict()`` of every object in
+  ``state`` (models, optimizers, samplers, ``torch.Generator`` objects), the history, the step and
+  the global random states, written atomically. With ``resume=True`` an existing checkpoint is
+  loaded and training continues at its step; a resumed run ends in the same state as an
+  uninterrupted one.
 * **Interrupting** (Jupyter's stop button, Ctrl-C) ends the loop cleanly: the checkpoint is
   written, ``history.interrupted`` is True and the history is returned.
 * **Non-finite loss** raises :class:`NonFiniteLossError` naming the step, with the usual fixes.
@@ -30,19 +30,17 @@ from __future__ import annotations
 import copy
 import math
 import os
-import random
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["History", "NonFiniteLossError", "load_checkpoint", "save_checkpoint", "train_loop"]
+from course_lib.checkpoint import load_checkpoint, rng_states, save_checkpoint, state_of
+from course_lib.history import History
 
-CHECKPOINT_VERSION = 1
+__all__ = ["History", "NonFiniteLossError", "train_loop"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -54,243 +52,11 @@ class NonFiniteLossError(FloatingPointError):
         self.history = history
 
 
-class History:
-    """What happened during training.
-
-    Attributes
-    ----------
-    steps : list[int]                       the training steps recorded (0-based)
-    records : dict[str, list[float]]        per-step values returned by ``step_fn``, aligned with
-                                            ``steps`` (NaN where a step did not report a key)
-    eval_steps : list[int]                  steps after which ``eval_fn`` ran
-    eval_records : dict[str, list[float]]   its values, aligned with ``eval_steps``
-    interrupted : bool                      True if training was stopped by KeyboardInterrupt
-    wall_time : float                       seconds spent in the loop (summed over resumed runs)
-    """
-
-    def __init__(self) -> None:
-        self.steps: list[int] = []
-        self.records: dict[str, list[float]] = {}
-        self.eval_steps: list[int] = []
-        self.eval_records: dict[str, list[float]] = {}
-        self.interrupted = False
-        self.wall_time = 0.0
-
-    # -- recording -------------------------------------------------------------------------------
-    @staticmethod
-    def _append(steps: list[int], records: dict[str, list[float]], step: int, values: dict) -> None:
-        for key in values:
-            if key not in records:
-                records[key] = [math.nan] * len(steps)
-        steps.append(int(step))
-        for key, column in records.items():
-            column.append(float(values[key]) if key in values else math.nan)
-
-    def log(self, step: int, values: dict[str, float]) -> None:
-        """Record the values of one training step."""
-        self._append(self.steps, self.records, step, values)
-
-    def log_eval(self, step: int, values: dict[str, float]) -> None:
-        """Record evaluation results obtained after ``step``."""
-        self._append(self.eval_steps, self.eval_records, step, values)
-
-    # -- reading ---------------------------------------------------------------------------------
-    def __getitem__(self, key: str) -> list[float]:
-        """``history["loss"]``: a training record, else the evaluation record of that name."""
-        if key in self.records:
-            return self.records[key]
-        if key in self.eval_records:
-            return self.eval_records[key]
-        raise KeyError(
-            f"{key!r} was not recorded; training keys: {sorted(self.records)}, "
-            f"evaluation keys: {sorted(self.eval_records)}"
-        )
-
-    def __len__(self) -> int:
-        return len(self.steps)
-
-    def last(self, key: str, window: int = 1) -> float:
-        """Mean of the last ``window`` finite values of ``key``."""
-        values = [v for v in self[key] if math.isfinite(v)][-window:]
-        if not values:
-            raise ValueError(f"no finite value recorded for {key!r}")
-        return float(np.mean(values))
-
-    def smoothed(self, key: str, window: int | None = None) -> np.ndarray:
-        """Moving average of a training record (window: about 1/20 of the run by default)."""
-        values = np.asarray(self.records[key], dtype=float)
-        window = window or max(1, len(values) // 20)
-        return _moving_average(values, window)
-
-    def to_dict(self) -> dict:
-        return {
-            "steps": list(self.steps),
-            "records": {k: list(v) for k, v in self.records.items()},
-            "eval_steps": list(self.eval_steps),
-            "eval_records": {k: list(v) for k, v in self.eval_records.items()},
-            "interrupted": self.interrupted,
-            "wall_time": self.wall_time,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        history = cls()
-        history.steps = list(data["steps"])
-        history.records = {k: list(v) for k, v in data["records"].items()}
-        history.eval_steps = list(data.get("eval_steps", []))
-        history.eval_records = {k: list(v) for k, v in data.get("eval_records", {}).items()}
-        history.interrupted = bool(data.get("interrupted", False))
-        history.wall_time = float(data.get("wall_time", 0.0))
-        return history
-
-    def plot(self, keys=None, window: int | None = None, ax=None):
-        """Smoothed learning curves (raw values faint); see :func:`course_lib.plots.plot_history`.
-
-        Returns the Figure; in a notebook end the line with ``;`` (``history.plot();``) so that
-        Jupyter does not show it twice.
-        """
-        from course_lib.plots import plot_history
-
-        return plot_history(self, keys=keys, window=window, ax=ax)
-
-    def __repr__(self) -> str:
-        parts = [f"{len(self.steps)} steps"]
-        for key in self.records:
-            try:
-                parts.append(f"{key}={self.last(key, window=max(1, len(self.steps) // 20)):.4g}")
-            except ValueError:
-                pass
-        for key, column in self.eval_records.items():
-            finite = [v for v in column if math.isfinite(v)]
-            if finite:
-                parts.append(f"eval {key}={finite[-1]:.4g}")
-        if self.interrupted:
-            parts.append("interrupted")
-        return f"History({', '.join(parts)})"
-
-
-def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over up to ``window`` previous finite values (same length as ``values``)."""
-    finite = np.isfinite(values)
-    v = np.where(finite, values, 0.0)
-    csum = np.concatenate([[0.0], np.cumsum(v)])
-    ccount = np.concatenate([[0], np.cumsum(finite)])
-    idx = np.arange(1, len(values) + 1)
-    lo = np.maximum(idx - window, 0)
-    count = ccount[idx] - ccount[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, (csum[idx] - csum[lo]) / np.maximum(count, 1), np.nan)
-
-
 def _finite_mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else math.nan
 
 
-# -- checkpoints ----------------------------------------------------------------------------------
-def _state_of(obj):
-    if isinstance(obj, torch.Generator):
-        return obj.get_state()
-    if hasattr(obj, "state_dict"):
-        return obj.state_dict()
-    raise TypeError(
-        f"cannot checkpoint an object of type {type(obj).__name__}: objects in `state` need "
-        "state_dict()/load_state_dict() (models, optimizers, samplers) or be a torch.Generator"
-    )
-
-
-def _load_into(obj, saved) -> None:
-    if isinstance(obj, torch.Generator):
-        obj.set_state(saved)
-    else:
-        obj.load_state_dict(saved)
-
-
-def _rng_states() -> dict:
-    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _set_rng_states(states: dict) -> None:
-    torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    state: dict[str, object],
-    history: History,
-    step: int,
-    rng: dict | None = None,
-    saved_states: dict[str, object] | None = None,
-) -> Path:
-    """Atomically write ``{state_dicts, history, step, rng states}`` to ``path``.
-
-    ``step`` is the number of completed steps (training resumes at this step). ``rng`` defaults
-    to the current global random states; ``saved_states`` (name -> earlier state) replaces the
-    current state of those objects.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "version": CHECKPOINT_VERSION,
-        "step": int(step),
-        "state": {name: _state_of(obj) for name, obj in state.items()} | dict(saved_states or {}),
-        "history": history.to_dict(),
-        "rng": rng if rng is not None else _rng_states(),
-    }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, state: dict[str, object], restore_rng: bool = True) -> tuple[int, History]:
-    """Load a checkpoint written by :func:`save_checkpoint` into the objects of ``state``.
-
-    Returns ``(step, history)``. Tensors are mapped onto the devices of the objects they are
-    loaded into (optimizers and models handle this themselves), so a checkpoint written on a GPU
-    resumes on a CPU.
-    """
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise RuntimeError(
-            f"could not read checkpoint {path} ({type(err).__name__}: {err}). Delete the file or "
-            "pass resume=False to start training from scratch."
-        ) from err
-    saved = payload["state"]
-    missing = sorted(set(state) - set(saved))
-    if missing:
-        raise ValueError(
-            f"checkpoint {path} has no entry for {missing} (it holds {sorted(saved)}). It was written "
-            "by a different set-up: pass resume=False or use another checkpoint_path."
-        )
-    for name, obj in state.items():
-        try:
-            _load_into(obj, saved[name])
-        except Exception as err:
-            raise ValueError(
-                f"checkpoint {path}: cannot load {name!r} ({type(err).__name__}: {err}). The model or "
-                "optimizer changed since it was written: pass resume=False or use another checkpoint_path."
-            ) from err
-    if restore_rng and "rng" in payload:
-        _set_rng_states(payload["rng"])
-    return int(payload["step"]), History.from_dict(payload["history"])
-
-
-# -- the loop -------------------------------------------------------------------------------------
 def _non_finite_message(step: int, key: str, value: float, history: History, checkpoint_path) -> str:
     previous = ""
     if history.steps and key in history.records:
@@ -389,7 +155,7 @@ def train_loop(
     streams = {k: v for k, v in state.items() if not isinstance(v, (torch.nn.Module, torch.optim.Optimizer))}
 
     def snapshot() -> tuple[dict, dict]:
-        return _rng_states(), {k: copy.deepcopy(_state_of(v)) for k, v in streams.items()}
+        return rng_states(), {k: copy.deepcopy(state_of(v)) for k, v in streams.items()}
 
     def evaluate(step: int) -> dict:
         values = eval_fn()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import urllib.error
 from pathlib import Path
 
 import pytest
 
 from course_lib.data import fetch
-from course_lib.data.fetch import DataError, RemoteFile
+from course_lib.data.catalog import DataError, RemoteFile
 
 PAYLOAD = b"omniglot-bytes-" * 1000
 KEY = "fixture/file.bin"
@@ -57,7 +58,7 @@ def test_known_files_have_urls_and_md5s():
     for key, spec in fetch.FILES.items():
         assert spec.key == key == spec.relpath
         assert spec.url.startswith("https://")
-        assert len(spec.md5) == 32 and int(spec.md5, 16) >= 0
+        assert re.fullmatch(r"[0-9a-f]{32}", spec.md5), f"{key}: md5 {spec.md5!r} is not 32 lowercase hex digits"
     assert fetch.FILES["omniglot/images_background.zip"].md5 == "68d2efa1b9178cc56df9314c21c6e718"
     assert fetch.FILES["omniglot/images_evaluation.zip"].md5 == "6b91aef0f799c5bb55b94e3f2daec811"
 
@@ -194,7 +195,22 @@ def test_unknown_key_lists_known_files():
         fetch.ensure_file("omniglot/nope.zip")
 
 
-def test_md5sum_matches_hashlib(tmp_path):
+@pytest.mark.parametrize(
+    "data, digest",  # the test suite of RFC 1321 (the md5 specification)
+    [
+        (b"", "d41d8cd98f00b204e9800998ecf8427e"),
+        (b"abc", "900150983cd24fb0d6963f7d28e17f72"),
+        (b"message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+    ],
+)
+def test_md5sum_of_known_bytes(tmp_path, data, digest):
     file = Path(tmp_path) / "x"
-    file.write_bytes(PAYLOAD)
-    assert fetch.md5sum(file) == hashlib.md5(PAYLOAD).hexdigest()
+    file.write_bytes(data)
+    assert fetch.md5sum(file) == digest
+
+
+def test_md5sum_reads_files_larger_than_one_chunk(tmp_path):
+    data = PAYLOAD * 100  # 1.5 MB: more than one 1 MiB read
+    file = Path(tmp_path) / "x"
+    file.write_bytes(data)
+    assert fetch.md5sum(file) == hashlib.md5(data).hexdigest()

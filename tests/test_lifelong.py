@@ -1,9 +1,15 @@
-"""Tests of the continual-learning stream and learners (lifelong) and of the accuracy-matrix metrics (continual_metrics)."""
+"""Tests of the task streams, the continual learners, the stream runner (lifelong) and the accuracy-matrix metrics."""
 
 import numpy as np
 import pytest
 import torch
 
+from course_lib.algorithms.continual import (
+    ExperienceReplay,
+    NaiveFineTuning,
+    OnlinePrototypeLearner,
+    prototype_logits,
+)
 from course_lib.analysis.continual_metrics import (
     average_accuracy,
     backward_transfer,
@@ -12,16 +18,8 @@ from course_lib.analysis.continual_metrics import (
     forward_transfer,
     plot_accuracy_matrices,
 )
-from course_lib.experiments.lifelong import (
-    ExperienceReplay,
-    NaiveFineTuning,
-    OnlinePrototypeLearner,
-    TaskStream,
-    compare_learners,
-    prototype_logits,
-    run_stream,
-    summarize,
-)
+from course_lib.data.task_streams import TaskStream
+from course_lib.experiments.lifelong import compare_learners, run_stream, summarize
 
 
 def synthetic_charset(num_alphabets=3, classes=(4, 5, 3), drawings=10, size=16, seed=0):

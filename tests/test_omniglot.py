@@ -13,15 +13,16 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from course_lib.data import fetch, omniglot
-from course_lib.data.fetch import DataError, RemoteFile
+from course_lib.data import catalog, omniglot, omniglot_runs
+from course_lib.data.catalog import DataError, RemoteFile
 from course_lib.data.omniglot import (
     CharacterSet,
-    load_lake_runs,
     load_omniglot,
     merge_character_sets,
     split_characters,
 )
+from course_lib.data.omniglot_archive import preprocess_png
+from course_lib.data.omniglot_runs import LAKE_RUNS_KEY, load_lake_runs
 
 
 def drawing(box: tuple[int, int, int, int]) -> bytes:
@@ -89,7 +90,7 @@ def test_archives_with_or_without_a_top_folder_load_alike(tmp_path):
 def test_lanczos_is_used_on_one_bit_pngs():
     data = drawing((10, 10, 60, 60))
     expected = Image.open(io.BytesIO(data)).convert("L").resize((28, 28), Image.Resampling.LANCZOS)
-    assert np.array_equal(omniglot.preprocess_png(data), 255 - np.asarray(expected))
+    assert np.array_equal(preprocess_png(data), 255 - np.asarray(expected))
 
 
 def test_second_load_comes_from_the_cache(tmp_path, cache, monkeypatch):
@@ -140,8 +141,8 @@ def test_known_subset_goes_through_the_verified_download(tmp_path, cache, monkey
     (data / "omniglot").mkdir(parents=True)
     (data / key).write_bytes(archive.read_bytes())
     monkeypatch.setenv("COURSE_DATA_DIR", str(data))
-    monkeypatch.setitem(fetch.FILES, key, RemoteFile(key, "https://example.org/s.zip",
-                                                     fetch.md5sum(archive)))
+    monkeypatch.setitem(catalog.FILES, key, RemoteFile(key, "https://example.org/s.zip",
+                                                       catalog.md5sum(archive)))
     assert load_omniglot("background_small1", progress=False).images.shape == (2, 3, 28, 28)
     (data / key).write_bytes(archive.read_bytes()[:-10])  # truncated
     with pytest.raises(DataError, match="corrupt"):
@@ -283,7 +284,7 @@ def test_lake_runs_second_load_comes_from_the_cache(tmp_path, monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed again although a cache exists")
 
-    monkeypatch.setattr(omniglot, "_parse_run", no_parsing)
+    monkeypatch.setattr(omniglot_runs, "_parse_run", no_parsing)
     second = load_lake_runs(archive)
     for a, b in zip(first, second, strict=True):
         assert a.name == b.name and a.train_files == b.train_files and a.test_files == b.test_files
@@ -341,7 +342,7 @@ def _mirror_has(*keys: str) -> bool:
 
 
 @pytest.mark.skipif(not _mirror_has(omniglot.SUBSETS["background_small1"],
-                                    omniglot.SUBSETS["background_small2"], omniglot.LAKE_RUNS_KEY),
+                                    omniglot.SUBSETS["background_small2"], LAKE_RUNS_KEY),
                     reason="set COURSE_DATA_DIR to a folder holding the Omniglot zips to check the real data")
 def test_real_omniglot_counts(monkeypatch):
     # the real sets use the user's cache folder (decoding is slow the first time only)

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from course_lib.training import History, NonFiniteLossError, load_checkpoint, save_checkpoint, train_loop
+from course_lib.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.training import History, NonFiniteLossError, train_loop
 
 
 class Regression:

@@ -44,12 +44,6 @@ def gram_terms(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def squared_loss(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """``(1/n) ||X w - y||^2`` per task: a scalar, or ``[T]`` for a batch."""
-    _check(w, x, y)
-    return ((x @ w - y) ** 2).mean(-1)
-
-
 def loss_gradient(w: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """``grad_w L = A w - b`` (shape of ``w``, or ``[T, d]``)."""
     _check(w, x, y)

@@ -1,7 +1,8 @@
 """Download, verify and locate the course's raw data files.
 
-Every dataset file the course uses is listed in :data:`FILES` with its canonical URL and md5.
-:func:`ensure_file` returns the local path of a verified copy, downloading it on first use:
+Every dataset file the course uses is listed in :data:`FILES` (:mod:`course_lib.data.catalog`)
+with its canonical URL and md5. :func:`ensure_file` returns the local path of a verified copy,
+downloading it on first use:
 
 * files live in :func:`course_lib.runtime.data_dir` (``COURSE_DATA_DIR`` or ``<repo>/data``), under
   the same relative path as their key, e.g. ``omniglot/all_runs.zip``;
@@ -12,8 +13,9 @@ Every dataset file the course uses is listed in :data:`FILES` with its canonical
 * with ``COURSE_DATA_DIR`` pointing at an existing (possibly read-only) mirror nothing is
   downloaded; a missing file in a read-only folder is reported as such.
 
-Anything missing or wrong raises :class:`DataError`, whose message names the file, the expected
-md5 (and the actual one when there is a file), and the exact command or URL that fixes it.
+:func:`file_status` checks every file without downloading anything. Anything missing or wrong
+raises :class:`DataError`, whose message names the file, the expected md5 (and the actual one when
+there is a file), and the exact command or URL that fixes it.
 """
 
 from __future__ import annotations
@@ -25,83 +27,27 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from course_lib import runtime
+from course_lib.data.catalog import FILES, DataError, RemoteFile, fix_command, md5sum
 
-_OMNIGLOT = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
-_DKVMN = "https://raw.githubusercontent.com/jennyzhang0215/DKVMN/master/data/assist2009_updated"
+__all__ = [
+    "FILES",
+    "DataError",
+    "RemoteFile",
+    "download_file",
+    "ensure_file",
+    "file_status",
+    "fix_command",
+    "is_writable",
+    "local_path",
+    "md5sum",
+    "remote_file",
+]
+
 _CHUNK = 1 << 16
 _USER_AGENT = "meta-learning-hands-on (python urllib)"
-
-
-class DataError(RuntimeError):
-    """A data file is missing, incomplete, corrupt or cannot be fetched; the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One downloadable file.
-
-    Attributes:
-        relpath: path below the data folder, also the key in :data:`FILES`.
-        url: canonical download URL.
-        md5: expected md5 hex digest of the file's bytes.
-        size_hint: size in bytes when known (progress bar only; the md5 is what is checked).
-        optional: True for large files that offline mirrors may leave out (the full Omniglot zips).
-    """
-
-    relpath: str
-    url: str
-    md5: str
-    size_hint: int | None = None
-    optional: bool = False
-
-    @property
-    def key(self) -> str:
-        return self.relpath
-
-
-def _entries() -> dict[str, RemoteFile]:
-    files = [
-        RemoteFile("omniglot/images_background_small1.zip", f"{_OMNIGLOT}/images_background_small1.zip",
-                   "e704a628b5459e08445c13499850abc4", 1_319_022),
-        RemoteFile("omniglot/images_background_small2.zip", f"{_OMNIGLOT}/images_background_small2.zip",
-                   "b75a71a51d3b13f821f212756fe481fd", 1_580_917),
-        RemoteFile("omniglot/all_runs.zip", f"{_OMNIGLOT}/one-shot-classification/all_runs.zip",
-                   "e8996daecdf12afeeb4a53a179f06b19", 352_787),
-        RemoteFile("omniglot/images_background.zip", f"{_OMNIGLOT}/images_background.zip",
-                   "68d2efa1b9178cc56df9314c21c6e718", None, optional=True),
-        RemoteFile("omniglot/images_evaluation.zip", f"{_OMNIGLOT}/images_evaluation.zip",
-                   "6b91aef0f799c5bb55b94e3f2daec811", None, optional=True),
-        RemoteFile("assistments/assist2009_updated_train.csv", f"{_DKVMN}/assist2009_updated_train.csv",
-                   "d1bb1cf38daca5efd0ea551d04291a62", 1_103_738),
-        RemoteFile("assistments/assist2009_updated_test.csv", f"{_DKVMN}/assist2009_updated_test.csv",
-                   "9f2cb6456cb4809a738028235f4bf878", 499_387),
-        RemoteFile("assistments/assist2009_updated_skill_mapping.txt",
-                   f"{_DKVMN}/assist2009_updated_skill_mapping.txt",
-                   "09174e1d40d29fd5af2a8c762c84dc90", 2_928),
-    ]
-    return {f.key: f for f in files}
-
-
-#: Every file the course knows how to fetch, keyed by its path below the data folder.
-FILES: dict[str, RemoteFile] = _entries()
-
-
-def fix_command(key: str) -> str:
-    """The shell command that downloads (or re-downloads) ``key``."""
-    return f"python -m course_lib data --download {key}"
-
-
-def md5sum(path: str | os.PathLike) -> str:
-    """md5 hex digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def remote_file(key: str) -> RemoteFile:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import torch
 
+from course_lib.algorithms import continual
 from course_lib.analysis import continual_metrics
-from course_lib.experiments import lifelong
 from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
 
 __all__ = [
@@ -107,7 +107,7 @@ def check_prototype_logits(fn) -> bool:
         support_y = torch.arange(n).repeat_interleave(k)[torch.randperm(n * k, generator=g)]
         cases.append((torch.randn(n * k, d, generator=g), support_y, torch.randn(q, d, generator=g)))
     return check_function(
-        "Exercise 8.3 (prototype head)", fn, lifelong.prototype_logits, cases, rtol=1e-4, atol=1e-5,
+        "Exercise 8.3 (prototype head)", fn, continual.prototype_logits, cases, rtol=1e-4, atol=1e-5,
         hint="prototype c_k = mean of the support embeddings with label k (labels may come in any order); "
         "logit = MINUS the SQUARED distance: -((query_z[:, None] - c[None]) ** 2).sum(-1)",
         success="a prototype head is learned in one pass over the memory: nothing to forget",

@@ -124,8 +124,3 @@ class SinusoidAdaptationDemo:
             fig = self.figure()
             display(fig)
             plt.close(fig)
-
-
-def sinusoid_adaptation_widget(models: dict[str, nn.Module], inner_lr: float = 0.01, seed: int = 0):
-    """Build the demo and return its widget (display it as the last expression of a cell)."""
-    return SinusoidAdaptationDemo(models, inner_lr=inner_lr, seed=seed).widget
