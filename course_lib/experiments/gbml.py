@@ -86,6 +86,27 @@ def _timed(fn):
 # --------------------------------------------------------------------------------------------
 # sinusoid regression
 # --------------------------------------------------------------------------------------------
+def _meta_step(method: str, model, optimizer, batch, loss_fn, cfg: dict, vectorize: bool) -> dict:
+    """One timed meta-training step of MAML, FOMAML or Reptile with the settings ``cfg``."""
+    if method == "reptile":
+        return _timed(lambda: reptile.reptile_step(model, optimizer, batch, loss_fn=loss_fn, inner_lr=cfg["inner_lr"],
+                                                   inner_steps=cfg["inner_steps"],
+                                                   inner_batch_size=cfg.get("inner_batch_size")))
+    return _timed(lambda: maml.maml_step(model, optimizer, batch, loss_fn=loss_fn, inner_lr=cfg["inner_lr"],
+                                         inner_steps=cfg["inner_steps"], first_order=method == "fomaml",
+                                         vectorize=vectorize))
+
+
+def _checkpoint_path(checkpoint: bool, prefix: str, cfg: dict, suffix: str):
+    """``cache/checkpoints/<prefix>_<settings>_<suffix>.pt`` (None without checkpointing)."""
+    if not checkpoint:
+        return None
+    tag = "_".join(f"{k}{v}" for k, v in sorted(cfg.items()))
+    path = cache_dir() / "checkpoints" / f"{prefix}_{tag}_{suffix}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = "cpu", seed: int = 0,
                    checkpoint: bool = True, progress: bool = True, **overrides) -> Run:
     """Meta-train the 1-40-40-1 ReLU MLP on sinusoid tasks with ``method``.
@@ -116,22 +137,12 @@ def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = 
         batch = family.sample_batch(cfg["meta_batch_size"], cfg["k_shot"], cfg["k_shot"], generator).to(device)
         if method == "pretrained":
             return _timed(lambda: joint_pretraining.joint_training_step(model, optimizer, batch, loss_fn=F.mse_loss))
-        if method == "reptile":
-            return _timed(lambda: reptile.reptile_step(model, optimizer, batch, loss_fn=F.mse_loss,
-                                                       inner_lr=cfg["inner_lr"], inner_steps=cfg["inner_steps"],
-                                                       inner_batch_size=cfg.get("inner_batch_size")))
         if method == "metasgd":  # vmapped over tasks, like MAML below
             return _timed(lambda: meta_sgd.meta_sgd_step(model, optimizer, batch))
         # vmap over the 25 tasks: about ten times faster than the task loop for this MLP on a CPU
-        return _timed(lambda: maml.maml_step(model, optimizer, batch, loss_fn=F.mse_loss, inner_lr=cfg["inner_lr"],
-                                             inner_steps=cfg["inner_steps"], first_order=method == "fomaml",
-                                             vectorize=True))
+        return _meta_step(method, model, optimizer, batch, F.mse_loss, cfg, vectorize=True)
 
-    path = None
-    if checkpoint:
-        tag = "_".join(f"{k}{v}" for k, v in sorted(cfg.items()))
-        path = cache_dir() / "checkpoints" / f"sinusoid_{method}_{tag}_seed{seed}_{num_steps}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path = _checkpoint_path(checkpoint, f"sinusoid_{method}", cfg, f"seed{seed}_{num_steps}")
     history = train_loop(step_fn, num_steps, state={"model": model, "optimizer": optimizer, "generator": generator},
                          checkpoint_path=path, desc=f"sinusoid {method}", progress=progress, log_every=50)
     return Run(method, model, history, cfg)
@@ -171,20 +182,10 @@ def train_omniglot(method: str, num_steps: int, train_images: torch.Tensor, *, d
 
     def step_fn(step: int) -> dict:
         batch = sampler.sample_batch(cfg["meta_batch_size"]).to(device)
-        if method == "reptile":
-            return _timed(lambda: reptile.reptile_step(model, optimizer, batch, loss_fn=F.cross_entropy,
-                                                       inner_lr=cfg["inner_lr"], inner_steps=cfg["inner_steps"],
-                                                       inner_batch_size=cfg.get("inner_batch_size")))
         # the task loop: faster than vmap for Conv-4 on a CPU with one thread (benchmarks/maml_step.py)
-        return _timed(lambda: maml.maml_step(model, optimizer, batch, loss_fn=F.cross_entropy, inner_lr=cfg["inner_lr"],
-                                             inner_steps=cfg["inner_steps"], first_order=method == "fomaml",
-                                             vectorize=False))
+        return _meta_step(method, model, optimizer, batch, F.cross_entropy, cfg, vectorize=False)
 
-    path = None
-    if checkpoint:
-        tag = "_".join(f"{k}{v}" for k, v in sorted(cfg.items()))
-        path = cache_dir() / "checkpoints" / f"omniglot_{method}_{tag}_C{len(train_images)}_seed{seed}_{num_steps}.pt"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path = _checkpoint_path(checkpoint, f"omniglot_{method}", cfg, f"C{len(train_images)}_seed{seed}_{num_steps}")
     history = train_loop(step_fn, num_steps, state={"model": model, "optimizer": optimizer, "sampler": sampler},
                          checkpoint_path=path, desc=f"omniglot {method}", progress=progress, log_every=5)
     return Run(method, model, history, cfg)
