@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from course_lib.adaptation import LossFn, Params, task_loss
+from course_lib.adaptation import SGD, LossFn, Params, task_loss
 from course_lib.checks import check_step_size
 
 # coefficients (of AvgGrad, of alpha * AvgGradInner) for k = 2 steps
@@ -60,7 +60,7 @@ def _two_step_updates(model, params, first, second, loss_fn, inner_lr):
     theta = {n: p.detach().requires_grad_(True) for n, p in params.items()}
     names = list(theta)
     g1 = torch.autograd.grad(_loss(model, theta, first, loss_fn), [theta[n] for n in names], create_graph=True)
-    phi1 = {n: theta[n] - inner_lr * g for n, g in zip(names, g1)}
+    phi1, _ = SGD(inner_lr)(theta, dict(zip(names, g1)))  # the inner step of adapt(), kept differentiable
     loss2 = _loss(model, phi1, second, loss_fn)
     g2_at_phi1 = torch.autograd.grad(loss2, [phi1[n] for n in names], retain_graph=True)
     maml = torch.autograd.grad(loss2, [theta[n] for n in names])
