@@ -6,18 +6,19 @@ import torch.nn.functional as F
 
 from course_lib.algorithms.mann import (
     MANN,
+    content_read,
     content_read_weights,
     cosine_similarity,
     least_used,
+    lrua_write,
     lrua_write_weights,
     update_usage,
 )
+from course_lib.data.label_delay import PrototypeSequenceSampler, delayed_one_hot
 from course_lib.experiments.label_delay import (
     DownsampleFlatten,
-    delayed_one_hot,
-    instance_counts,
-    per_instance_accuracy,
-    sequence_loss,
+    evaluate_sequences,
+    sequence_step,
 )
 
 
@@ -136,28 +137,15 @@ def test_bad_arguments():
         MANN(4, 2, gamma=1.5)
 
 
-def tiny_binding_batch(generator, batch=32, n_way=2, instances=2, dim=8):
-    """Label-delayed sequences over random class prototypes: only in-episode binding helps."""
-    protos = torch.randn(batch, n_way, dim, generator=generator)
-    labels = torch.stack([torch.randperm(n_way * instances, generator=generator) % n_way
-                          for _ in range(batch)])
-    x = protos.gather(1, labels.unsqueeze(-1).expand(-1, -1, dim))
-    return x + 0.1 * torch.randn(x.shape, generator=generator), labels
-
-
 def train_tiny(model, steps=200, lr=3e-2, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    """Train on 2-way, 2-instance episodes of random vectors (only in-episode binding helps);
+    return the per-presentation accuracy on 256 fresh episodes."""
+    sampler = PrototypeSequenceSampler(n_way=2, instances_per_class=2, dim=8, noise=0.1, seed=seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
-        x, labels = tiny_binding_batch(g)
-        loss = sequence_loss(model(x, delayed_one_hot(labels, 2)), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    x, labels = tiny_binding_batch(torch.Generator().manual_seed(99), batch=256)
-    with torch.no_grad():
-        logits = model(x, delayed_one_hot(labels, 2))
-    return per_instance_accuracy(logits, labels, instance_counts(labels), 2)
+        sequence_step(model, optimizer, sampler.sample_batch(32), max_grad_norm=float("inf"))
+    test = PrototypeSequenceSampler(n_way=2, instances_per_class=2, dim=8, noise=0.1, seed=99)
+    return evaluate_sequences(model, test, 256, batch_size=256)["mean"]
 
 
 def test_mann_learns_a_tiny_binding_task():
@@ -168,3 +156,33 @@ def test_mann_learns_a_tiny_binding_task():
     # the second presentation can only be answered by remembering the first one's label
     assert untrained[1] < 0.7
     assert acc[1] > 0.8
+
+
+def test_whole_read_and_write_match_their_parts():
+    g = torch.Generator().manual_seed(5)
+    keys, memory, strength = torch.randn(2, 3, 4, generator=g), torch.randn(2, 6, 4, generator=g), torch.rand(2, 3)
+    weights, reads = content_read(keys, memory, strength)
+    assert torch.equal(weights, content_read_weights(keys, memory, strength))
+    assert torch.allclose(reads, torch.einsum("brs,bsw->brw", weights, memory), atol=1e-6)
+    gate, usage = torch.randn(2, 3, generator=g), torch.rand(2, 6, generator=g)
+    assert torch.equal(lrua_write(gate, weights, usage), lrua_write_weights(gate, weights, least_used(usage, 3)))
+
+
+def test_read_and_write_functions_can_be_swapped():
+    calls = {"read": 0, "write": 0}
+
+    def read(keys, memory, strength):
+        calls["read"] += 1
+        assert strength.shape == keys.shape[:2]   # a tensor even without a learned key strength
+        return content_read(keys, memory, strength)
+
+    def write(gate_logit, prev_read, prev_usage):
+        calls["write"] += 1
+        return lrua_write(gate_logit, prev_read, prev_usage)
+
+    x, labels = torch.randn(3, 7, 6), torch.randint(0, 3, (3, 7))
+    for key_strength in (True, False):
+        reference = _model(key_strength=key_strength)
+        swapped = _model(key_strength=key_strength, read_fn=read, write_fn=write)
+        assert torch.equal(swapped(x, delayed_one_hot(labels, 3)), reference(x, delayed_one_hot(labels, 3)))
+    assert calls == {"read": 14, "write": 14}

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from course_lib.algorithms.sequence_learner import LSTMLearner
-from course_lib.experiments.label_delay import (
-    DownsampleFlatten,
+from course_lib.data.label_delay import (
     LabelDelaySampler,
+    PrototypeSequenceSampler,
     delayed_one_hot,
     instance_counts,
-    per_instance_accuracy,
 )
+from course_lib.experiments.label_delay import DownsampleFlatten, per_instance_accuracy
 from test_mann import train_tiny
 
 
@@ -24,7 +24,7 @@ def _bank(chars=8, drawings=6, size=28):
 def test_sampler_shapes_and_label_delay():
     sampler = LabelDelaySampler(_bank(), n_way=3, instances_per_class=4, seed=0)
     batch = sampler.sample_batch(5)
-    assert batch.images.shape == (5, 12, 1, 28, 28)
+    assert batch.inputs.shape == (5, 12, 1, 28, 28)
     assert batch.labels.shape == (5, 12) and batch.prev_labels.shape == (5, 12, 3)
     assert torch.equal(batch.prev_labels[:, 0], torch.zeros(5, 3))
     assert torch.equal(batch.prev_labels[:, 1:].argmax(-1), batch.labels[:, :-1])
@@ -33,7 +33,7 @@ def test_sampler_shapes_and_label_delay():
         # one character per label within an episode, a different one for each label
         chars = {}
         for t in range(12):
-            char = int(batch.images[b, t].mean().round())
+            char = int(batch.inputs[b, t].mean().round())
             assert chars.setdefault(int(batch.labels[b, t]), char) == char
         assert len(set(chars.values())) == 3
         # presentation counts go 1, 2, 3, 4 for every class
@@ -46,7 +46,7 @@ def test_labels_and_characters_are_reshuffled_every_episode():
     label_of_char = set()
     for b in range(40):
         for t in range(6):
-            label_of_char.add((int(batch.images[b, t].mean().round()), int(batch.labels[b, t])))
+            label_of_char.add((int(batch.inputs[b, t].mean().round()), int(batch.labels[b, t])))
     # every character has been given more than one label across episodes
     chars = {c for c, _ in label_of_char}
     assert len(chars) == 8
@@ -56,9 +56,9 @@ def test_labels_and_characters_are_reshuffled_every_episode():
 def test_sampler_is_reproducible_and_drawings_are_distinct():
     a = LabelDelaySampler(_bank(), 3, 6, seed=3).sample_batch(2)
     b = LabelDelaySampler(_bank(), 3, 6, seed=3).sample_batch(2)
-    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.labels, b.labels)
     for label in range(3):   # 6 instances drawn without replacement from 6 drawings
-        imgs = a.images[0][a.labels[0] == label].flatten(1)
+        imgs = a.inputs[0][a.labels[0] == label].flatten(1)
         assert torch.unique(imgs, dim=0).shape[0] == 6
 
 
@@ -107,3 +107,25 @@ def test_lstm_learns_a_tiny_binding_task():
     acc = train_tiny(model, steps=250)
     assert untrained[1] < 0.7
     assert acc[1] > 0.8
+
+
+def test_prototype_sequences():
+    sampler = PrototypeSequenceSampler(n_way=3, instances_per_class=4, dim=5, noise=0.0, seed=0)
+    batch = sampler.sample_batch(6)
+    assert batch.inputs.shape == (6, 12, 5) and batch.labels.shape == (6, 12) and batch.n_way == 3
+    assert torch.equal(batch.prev_labels[:, 1:].argmax(-1), batch.labels[:, :-1])
+    for b in range(6):
+        assert sorted(batch.labels[b].tolist()) == sorted([0, 1, 2] * 4)
+        for label in range(3):   # without noise every presentation of a class is the same vector
+            rows = batch.inputs[b][batch.labels[b] == label]
+            assert torch.equal(rows, rows[:1].expand_as(rows))
+            assert batch.instance[b][batch.labels[b] == label].tolist() == [1, 2, 3, 4]
+    # a fresh prototype in every episode: nothing to learn across episodes
+    first = sampler.sample_batch(1).inputs[0, 0]
+    assert not torch.equal(first, batch.inputs[0, 0])
+    again = PrototypeSequenceSampler(3, 4, 5, 0.0, seed=0).sample_batch(6)
+    assert torch.equal(again.inputs, batch.inputs)
+    with pytest.raises(ValueError, match="at least 2"):
+        PrototypeSequenceSampler(n_way=1)
+    with pytest.raises(ValueError, match="dim >= 1"):
+        PrototypeSequenceSampler(dim=0)

@@ -89,6 +89,23 @@ def lrua_write_weights(gate_logit: torch.Tensor, prev_read: torch.Tensor,
     return gate * prev_read + (1.0 - gate) * prev_least_used.unsqueeze(1)
 
 
+def content_read(keys: torch.Tensor, memory: torch.Tensor,
+                 strength: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole content-based read: keys ``[B, R, W]``, memory ``[B, S, W]``, strength ``[B, R]``
+    -> (read weights ``w^r [B, R, S]``, read vectors ``r = sum_i w^r(i) M(i)``  ``[B, R, W]``)."""
+    weights = content_read_weights(keys, memory, strength)
+    return weights, torch.bmm(weights, memory)
+
+
+def lrua_write(gate_logit: torch.Tensor, prev_read: torch.Tensor, prev_usage: torch.Tensor) -> torch.Tensor:
+    """The whole LRUA write addressing: ``w^w`` from the previous step's read weights and usage.
+
+    gate_logit ``[B, R]``, prev_read ``[B, R, S]``, prev_usage ``[B, S]`` -> ``[B, R, S]``; the
+    least-used weights mark the ``R`` least used slots of ``prev_usage``.
+    """
+    return lrua_write_weights(gate_logit, prev_read, least_used(prev_usage, gate_logit.shape[1]))
+
+
 def update_usage(prev_usage: torch.Tensor, read_weights: torch.Tensor,
                  write_weights: torch.Tensor, gamma: float) -> torch.Tensor:
     """``w^u_t = gamma w^u_{t-1} + sum_heads w^r_t + sum_heads w^w_t`` -> ``[B, S]``."""
@@ -122,12 +139,17 @@ class MANN(nn.Module):
     gamma: usage decay (0.95 in the paper).
     encoder: optional module applied to ``[B*T, 1, H, W]`` images, returning ``[B*T, input_size]``;
         ``None`` means the forward receives feature vectors ``[B, T, input_size]`` directly.
-    key_strength: learn a softmax sharpness ``beta`` per head (see module docstring).
+    key_strength: learn a softmax sharpness ``beta`` per head (see module docstring); without it
+        the read receives ``beta = 1``.
+    read_fn, write_fn: the memory addressing, swappable (to run your own version inside the model):
+        ``read_fn(keys, memory, strength) -> (w^r, r)`` as :func:`content_read` (the default) and
+        ``write_fn(gate_logit, prev_read, prev_usage) -> w^w`` as :func:`lrua_write` (the default).
     """
 
     def __init__(self, input_size: int, n_way: int, controller_size: int = 200,
                  memory_slots: int = 128, memory_width: int = 40, num_reads: int = 4,
-                 gamma: float = 0.95, encoder: nn.Module | None = None, key_strength: bool = True):
+                 gamma: float = 0.95, encoder: nn.Module | None = None, key_strength: bool = True,
+                 read_fn=None, write_fn=None):
         super().__init__()
         if num_reads > memory_slots:
             raise ValueError(f"num_reads={num_reads} cannot exceed memory_slots={memory_slots}")
@@ -139,6 +161,8 @@ class MANN(nn.Module):
         self.gamma = gamma
         self.encoder = encoder
         self.key_strength = key_strength
+        self.read_fn = read_fn or content_read
+        self.write_fn = write_fn or lrua_write
         # The LSTM controller, written out: the part of the gates that depends on the inputs
         # (x_t, y_{t-1}) is computed for all steps in one matrix product before the loop; the part
         # that depends on (h_{t-1}, r_{t-1}) is computed step by step.
@@ -194,17 +218,16 @@ class MANN(nn.Module):
         head = self.heads(h)
         keys = torch.tanh(head[:, : r * w]).view(b, r, w)                 # k_t      [B, R, W]
         gate_logit = head[:, r * w: r * w + r]                            # alpha_t  [B, R]
-        strength = 1.0 + F.softplus(head[:, r * w + r:]) if self.key_strength else None
-        # LRUA write, using the usage of the previous step
+        beta = head[:, r * w + r:]
+        strength = 1.0 + F.softplus(beta) if self.key_strength else torch.ones_like(beta)  # [B, R]
+        # LRUA write, using the read weights and usage of the previous step
         prev_usage = state["usage"]
-        order = torch.sort(prev_usage, dim=1, stable=True).indices       # least used first
-        prev_lu = torch.zeros_like(prev_usage).scatter_(1, order[:, :r], 1.0)  # w^lu_{t-1}
-        write_w = lrua_write_weights(gate_logit, state["read_weights"], prev_lu)
-        erase = torch.ones_like(prev_usage).scatter_(1, order[:, :1], 0.0)    # zero the LU slot
+        write_w = self.write_fn(gate_logit, state["read_weights"], prev_usage)  # w^w_t    [B, R, S]
+        erase = 1.0 - least_used(prev_usage, 1)                           # zero the LU slot
         memory = state["memory"] * erase.unsqueeze(-1) + torch.einsum("brs,brw->bsw", write_w, keys)
         # content-based read from the updated memory
-        read_w = content_read_weights(keys, memory, strength)             # w^r_t    [B, R, S]
-        reads = torch.bmm(read_w, memory).reshape(b, r * w)               # r_t      [B, R*W]
+        read_w, reads = self.read_fn(keys, memory, strength)              # [B, R, S], [B, R, W]
+        reads = reads.reshape(b, r * w)                                   # r_t      [B, R*W]
         usage = update_usage(prev_usage, read_w, write_w, self.gamma)     # usage (no gradient)
         logits = self.output(torch.cat([h, reads], dim=-1))
         new_state = {"h": h, "c": c, "memory": memory, "read_weights": read_w,
@@ -241,36 +264,3 @@ class MANN(nn.Module):
         trace = MemoryTrace(**{k: torch.stack([i[k] for i in infos], dim=1)
                                for k in ("read_weights", "write_weights", "usage", "gate")})
         return logits, trace
-
-
-def plot_memory_trace(trace: MemoryTrace, labels: torch.Tensor, episode: int = 0, head: int = 0,
-                      max_slots: int | None = None):
-    """Heatmaps of one episode: read weights, write weights (one head) and usage over time.
-
-    trace: from ``MANN(..., return_trace=True)``; labels ``[B, T]`` (shown on the time axis).
-    Only the first ``max_slots`` slots are drawn (default: the slots that were ever written).
-    """
-    import matplotlib.pyplot as plt
-
-    read = trace.read_weights[episode, :, head]           # [T, S]
-    write = trace.write_weights[episode, :, head]
-    usage = trace.usage[episode]
-    if max_slots is None:
-        used = (trace.write_weights[episode].amax(dim=(0, 1)) > 1e-3).nonzero()
-        max_slots = int(used.max()) + 1 if len(used) else read.shape[1]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-    panels = [(read, f"read weights $w^r_t$ (head {head})"),
-              (write, f"write weights $w^w_t$ (head {head})"),
-              (usage, "usage $w^u_t$")]
-    for ax, (data, title) in zip(axes, panels):
-        im = ax.imshow(data[:, :max_slots].numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
-        ax.set_title(title)
-        ax.set_xlabel("memory slot")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    steps = labels.shape[1]
-    axes[0].set_ylabel("time step (label shown)")
-    axes[0].set_yticks(range(0, steps, max(1, steps // 25)))
-    axes[0].set_yticklabels([f"{t} ({int(labels[episode, t])})" for t in range(0, steps, max(1, steps // 25))],
-                            fontsize=7)
-    fig.tight_layout()
-    return fig

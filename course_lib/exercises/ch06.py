@@ -1,8 +1,9 @@
 """Checks for chapter 06 (memory- and model-based meta-learning).
 
-Exercises: the best possible accuracy on a class's first presentation, the least-used weights
-``w^lu``, the LRUA write weights, and a "find the bug" on a model-based meta-learner that emits
-the weights of a learner.
+Exercises: 6.1 the best possible accuracy on a class's first presentation; 6.2-6.4 "Build it
+yourself" (the least-used weights, the LRUA write, the content-based read; checks in
+:mod:`course_lib.exercises.ch06_build`, re-exported here); 6.5 a "find the bug" on a model-based
+meta-learner that emits the weights of a learner.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from course_lib.algorithms.mann import least_used, lrua_write_weights
-from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
+from course_lib.exercises._core import check_close, check_true, not_attempted
+from course_lib.exercises.ch06_build import check_content_read, check_least_used, check_lrua_write
 
 __all__ = [
     "check_first_instance_ceiling",
     "check_least_used",
     "check_lrua_write",
+    "check_content_read",
     "LinearLearner",
     "WeightGenerator",
     "sample_linear_task",
@@ -61,80 +63,7 @@ def check_first_instance_ceiling(answer, n_way: int = 5) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 6.2 / 6.3: LRUA building blocks
-# ---------------------------------------------------------------------------------------------
-def _usage_cases():
-    g = torch.Generator().manual_seed(6)
-    return [
-        (torch.tensor([[0.9, 0.1, 0.5, 0.3]]), 1),
-        (torch.tensor([[0.9, 0.1, 0.5, 0.3]]), 2),
-        (torch.tensor([[0.2, 0.2, 0.7, 0.2, 0.1]]), 2),     # tie: lower index wins
-        (torch.rand(3, 8, generator=g), 3),
-    ]
-
-
-def check_least_used(fn) -> bool:
-    """Exercise 6.2: ``fn(usage [B, S], n) -> w^lu [B, S]`` with ones on the n least used slots."""
-    hint = ("sort each row of usage in increasing order (torch.sort(..., stable=True) so that "
-            "ties go to the lower index), take the first n indices and scatter ones there")
-    if fn is None:
-        return not_attempted("Exercise 6.2", hint)
-    try:
-        out = fn(torch.tensor([[0.9, 0.1, 0.5, 0.3]]), 2)
-    except Exception as err:  # a wrong answer must print a hint, not crash the notebook
-        return check_true("Exercise 6.2", False, hint, failure=f"calling it raised {type(err).__name__}: {err}")
-    if out is None:
-        return not_attempted("Exercise 6.2", hint)
-    out = torch.as_tensor(out, dtype=torch.float64)
-    if out.shape == (1, 4) and torch.equal(out, torch.tensor([[1.0, 0.0, 1.0, 0.0]], dtype=torch.float64)):
-        return check_true("Exercise 6.2", False, hint,
-                          failure="you marked the MOST used slots; w^lu points at the least used ones")
-    if out.shape == (1, 4) and out.sum() == 1:
-        return check_true("Exercise 6.2", False, hint,
-                          failure="with n = 2 there must be two ones (one per read head)")
-    return check_function("Exercise 6.2", fn, least_used, _usage_cases(), hint=hint,
-                          success="w^lu marks the slots LRUA may overwrite")
-
-
-def _write_cases():
-    g = torch.Generator().manual_seed(7)
-    cases = []
-    for b, r, s in [(1, 1, 4), (2, 2, 6), (3, 4, 8)]:
-        read = torch.softmax(torch.randn(b, r, s, generator=g) * 3, dim=-1)
-        lu = least_used(torch.rand(b, s, generator=g), r)
-        cases.append((torch.randn(b, r, generator=g) * 2, read, lu))
-    return cases
-
-
-def check_lrua_write(fn) -> bool:
-    """Exercise 6.3: ``fn(gate_logit [B,R], prev_read [B,R,S], prev_lu [B,S]) -> w^w [B,R,S]``."""
-    hint = ("w^w = sigmoid(alpha) * w^r_{t-1} + (1 - sigmoid(alpha)) * w^lu_{t-1}; alpha is [B, R] "
-            "and needs a trailing dimension, w^lu is shared by the heads and needs a head dimension")
-    if fn is None:
-        return not_attempted("Exercise 6.3", hint)
-    gate, read, lu = _write_cases()[1]
-    try:
-        out = fn(gate, read, lu)
-    except Exception as err:
-        return check_true("Exercise 6.3", False, hint, failure=f"calling it raised {type(err).__name__}: {err}")
-    if out is None:
-        return not_attempted("Exercise 6.3", hint)
-    swapped = lrua_write_weights(-gate, read, lu)
-    if out.shape == swapped.shape and torch.allclose(out, swapped, atol=1e-6):
-        return check_true("Exercise 6.3", False, hint, failure=(
-            "the gate is the wrong way round: sigmoid(alpha) multiplies the PREVIOUS READ weights "
-            "(update the slot just used), 1 - sigmoid(alpha) the least-used weights"))
-    raw = gate.unsqueeze(-1) * read + (1 - gate.unsqueeze(-1)) * lu.unsqueeze(1)
-    if out.shape == raw.shape and torch.allclose(out, raw, atol=1e-6):
-        return check_true("Exercise 6.3", False, hint,
-                          failure="alpha is a logit: squash it with torch.sigmoid before mixing")
-    return check_function("Exercise 6.3", fn, lrua_write_weights, _write_cases(), hint=hint,
-                          success="a head puts sigma(alpha) on the slots it just read and 1 - sigma(alpha) on each of the "
-                                  "least-used slots")
-
-
-# ---------------------------------------------------------------------------------------------
-# Exercise 6.4: find the bug in a model-based meta-learner
+# Exercise 6.5: find the bug in a model-based meta-learner
 # ---------------------------------------------------------------------------------------------
 class LinearLearner(nn.Module):
     """The learner: a single linear unit ``y = w x + b`` (its weights come from outside)."""
@@ -257,8 +186,8 @@ def show_bug_symptoms(steps: int = 100) -> dict[str, object]:
 
 
 def check_meta_step(fn, steps: int = 400) -> bool:
-    """Exercise 6.4: ``fn(learner, generator_net, optimizer, task) -> float`` (the query loss)."""
-    name = "Exercise 6.4"
+    """Exercise 6.5: ``fn(learner, generator_net, optimizer, task) -> float`` (the query loss)."""
+    name = "Exercise 6.5"
     hint = ("call the learner through torch.func.functional_call(learner, weights, (query_x,)), "
             "compute loss = F.mse_loss(prediction, query_y) and call loss.backward()")
     if fn is None:

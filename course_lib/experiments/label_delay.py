@@ -1,142 +1,19 @@
-"""Label-delayed few-shot sequences (Santoro et al. 2016, "Meta-Learning with Memory-Augmented
-Neural Networks", ICML).
+"""Chapter 06 harness for label-delayed sequences (Santoro et al. 2016, "Meta-Learning with
+Memory-Augmented Neural Networks", ICML): the training step, the image encoder, evaluation and plots.
 
-An episode is a sequence of ``n_way * instances_per_class`` images drawn from ``n_way`` characters.
-At step ``t`` the model sees image ``x_t`` together with the *correct label of the previous step*
-``y_{t-1}`` (one-hot; a zero vector at ``t = 0``) and must predict ``y_t``:
-
-    input_t  = (x_t, onehot(y_{t-1}))        target_t = y_t
-
-Characters *and* the label given to each character are drawn afresh for every episode, so no
-weight can store "character A is label 3": the only way to beat chance is to remember, inside the
-episode, which label followed which image. The first presentation of a class can only be guessed
-(accuracy ``1 / n_way`` at best among labels not yet used), later presentations can be answered
-from memory. :func:`per_instance_accuracy` measures exactly that, as in the paper's Table 1.
+The samplers live in :mod:`course_lib.data.label_delay`. The first presentation of a class can only
+be guessed (with label bookkeeping, among the labels not used yet); later presentations can be
+answered from memory. :func:`per_instance_accuracy` measures exactly that, as in the paper's Table 1.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass
-class SequenceBatch:
-    """A batch of label-delayed episodes.
-
-    Attributes
-    ----------
-    images:      float ``[B, T, 1, H, W]`` the images in presentation order.
-    labels:      long ``[B, T]`` target label of each step, in ``0..n_way-1``.
-    prev_labels: float ``[B, T, n_way]`` one-hot label of the previous step (zeros at ``t = 0``).
-    instance:    long ``[B, T]`` how many times this step's class has been shown so far,
-                 counting this step (1 = first presentation).
-    """
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    prev_labels: torch.Tensor
-    instance: torch.Tensor
-
-    def to(self, device) -> "SequenceBatch":
-        return SequenceBatch(*(t.to(device) for t in (self.images, self.labels, self.prev_labels,
-                                                       self.instance)))
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    @property
-    def n_way(self) -> int:
-        return self.prev_labels.shape[-1]
-
-
-def delayed_one_hot(labels: torch.Tensor, n_way: int) -> torch.Tensor:
-    """``[B, T]`` labels -> ``[B, T, n_way]`` one-hot of the *previous* step (zeros at ``t = 0``)."""
-    if labels.dim() != 2:
-        raise ValueError(f"labels must be [batch, time], got shape {tuple(labels.shape)}")
-    one_hot = F.one_hot(labels, n_way).float()
-    return torch.cat([torch.zeros_like(one_hot[:, :1]), one_hot[:, :-1]], dim=1)
-
-
-def instance_counts(labels: torch.Tensor) -> torch.Tensor:
-    """``[B, T]`` labels -> ``[B, T]`` presentation number of each step (1 for a first sighting)."""
-    one_hot = F.one_hot(labels).long()                       # [B, T, N]
-    running = one_hot.cumsum(dim=1)                           # [B, T, N]
-    return running.gather(2, labels.unsqueeze(-1)).squeeze(-1)
-
-
-class LabelDelaySampler:
-    """Sample label-delayed episodes from a bank of character images.
-
-    Parameters
-    ----------
-    images: float ``[C, M, H, W]`` — ``C`` characters with ``M`` drawings each (e.g.
-        ``CharacterSet.images``).
-    n_way: classes per episode (5 in the paper's main experiment).
-    instances_per_class: drawings of each class in an episode (10 -> 50-step sequences). Drawn
-        without replacement, so it cannot exceed ``M``.
-    seed: seed of the sampler's own generator (episodes are reproducible, independent of the global
-        torch seed).
-    augment: if True, each class in an episode is rotated by a random multiple of 90 degrees, a
-        cheap version of the paper's augmentation that multiplies the number of classes by four.
-    """
-
-    def __init__(self, images: torch.Tensor, n_way: int = 5, instances_per_class: int = 10,
-                 seed: int = 0, augment: bool = False):
-        if images.dim() != 4:
-            raise ValueError(
-                f"images must be [characters, drawings, H, W], got shape {tuple(images.shape)}")
-        num_chars, num_drawings = images.shape[:2]
-        if n_way < 2:
-            raise ValueError(f"n_way must be at least 2, got {n_way}")
-        if n_way > num_chars:
-            raise ValueError(
-                f"n_way={n_way} needs {n_way} characters but the image bank has only {num_chars}; "
-                f"use n_way <= {num_chars}.")
-        if not 1 <= instances_per_class <= num_drawings:
-            raise ValueError(
-                f"instances_per_class={instances_per_class} is impossible: each character has "
-                f"{num_drawings} drawings (draws are without replacement), use 1..{num_drawings}.")
-        self.images = images
-        self.n_way = n_way
-        self.instances_per_class = instances_per_class
-        self.augment = augment
-        self.generator = torch.Generator().manual_seed(seed)
-
-    @property
-    def sequence_length(self) -> int:
-        return self.n_way * self.instances_per_class
-
-    def sample_batch(self, batch_size: int) -> SequenceBatch:
-        """Return ``batch_size`` independent episodes as a :class:`SequenceBatch` (on the CPU)."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        g = self.generator
-        num_chars, num_drawings, height, width = self.images.shape
-        n, k = self.n_way, self.instances_per_class
-        all_images, all_labels = [], []
-        for _ in range(batch_size):
-            chars = torch.randperm(num_chars, generator=g)[:n]                   # [N] characters
-            drawings = torch.argsort(torch.rand(n, num_drawings, generator=g), dim=1)[:, :k]
-            imgs = self.images[chars.unsqueeze(1), drawings]                      # [N, K, H, W]
-            if self.augment:
-                turns = torch.randint(0, 4, (n,), generator=g)
-                imgs = torch.stack([torch.rot90(imgs[i], int(turns[i]), dims=(-2, -1))
-                                    for i in range(n)])
-            # fresh label for every class: class i gets label perm[i]
-            perm = torch.randperm(n, generator=g)
-            labels = perm.unsqueeze(1).expand(n, k).reshape(-1)                  # [N*K]
-            order = torch.randperm(n * k, generator=g)
-            all_images.append(imgs.reshape(n * k, height, width)[order])
-            all_labels.append(labels[order])
-        images = torch.stack(all_images).unsqueeze(2)                             # [B, T, 1, H, W]
-        labels = torch.stack(all_labels)                                          # [B, T]
-        return SequenceBatch(images=images, labels=labels,
-                             prev_labels=delayed_one_hot(labels, n),
-                             instance=instance_counts(labels))
+from course_lib.algorithms.mann import MemoryTrace
+from course_lib.data.label_delay import SequenceBatch
 
 
 def per_instance_accuracy(logits: torch.Tensor, labels: torch.Tensor, instance: torch.Tensor,
@@ -166,16 +43,22 @@ def sequence_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
 
-def downsample_flatten(images: torch.Tensor, size: int = 20) -> torch.Tensor:
-    """``[B, T, 1, H, W]`` images -> ``[B, T, size*size]`` vectors (area downsampling, as the
-    paper's 20x20 inputs)."""
-    if images.dim() != 5:
-        raise ValueError(f"images must be [B, T, 1, H, W], got shape {tuple(images.shape)}")
-    b, t = images.shape[:2]
-    flat = images.reshape(b * t, *images.shape[2:])
-    if flat.shape[-1] != size:
-        flat = F.adaptive_avg_pool2d(flat, size)
-    return flat.reshape(b, t, -1)
+def sequence_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: SequenceBatch, *,
+                  max_grad_norm: float = 10.0) -> dict[str, float]:
+    """One training step of a sequence learner (MANN, LSTM) on a batch of episodes.
+
+    ``model(inputs, prev_labels [B, T, N]) -> logits [B, T, N]``; the loss is :func:`sequence_loss`,
+    gradients are clipped to ``max_grad_norm``. Returns the loss and the training accuracy on the
+    1st, 2nd, 3rd, ... presentation (``acc_1``, ``acc_2``, ...; NaN where a batch has none).
+    """
+    logits = model(batch.inputs, batch.prev_labels)
+    loss = sequence_loss(logits, batch.labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    acc = per_instance_accuracy(logits.detach(), batch.labels, batch.instance)
+    return {"loss": loss.item(), **{f"acc_{i + 1}": float(a) for i, a in enumerate(acc)}}
 
 
 class DownsampleFlatten(nn.Module):
@@ -198,24 +81,27 @@ class DownsampleFlatten(nn.Module):
 
 
 @torch.no_grad()
-def evaluate_sequences(model: nn.Module, sampler: LabelDelaySampler, episodes: int,
+def evaluate_sequences(model: nn.Module, sampler, episodes: int,
                        batch_size: int = 50, device=None) -> dict[str, torch.Tensor]:
-    """Per-instance accuracy of ``model`` on ``episodes`` fresh episodes from ``sampler``.
+    """Per-instance accuracy of ``model`` on ``episodes`` fresh episodes from ``sampler``
+    (a ``LabelDelaySampler`` or ``PrototypeSequenceSampler`` of :mod:`course_lib.data.label_delay`).
 
-    ``model(images [B,T,1,H,W], prev_labels [B,T,N]) -> logits [B,T,N]``. Returns
-    ``{"mean": [K], "ci": [K], "per_episode": [episodes, K]}`` where ``ci`` is the 95 % half
-    width (1.96 std / sqrt(episodes)) over episodes and ``K = instances_per_class``.
+    ``model(inputs, prev_labels [B,T,N]) -> logits [B,T,N]`` (inputs as the sampler gives them). Returns
+    ``{"mean": [K], "ci": [K], "per_episode": [episodes, K], "loss": []}`` where ``ci`` is the 95 %
+    half width (1.96 std / sqrt(episodes)) over episodes, ``K = instances_per_class`` and ``loss`` is
+    the :func:`sequence_loss` (cross-entropy per step) averaged over all episodes.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     was_training = model.training
     model.eval()
     k = sampler.instances_per_class
-    rows = []
+    rows, total_loss = [], 0.0
     done = 0
     while done < episodes:
         batch = sampler.sample_batch(min(batch_size, episodes - done)).to(device or "cpu")
-        logits = model(batch.images, batch.prev_labels)
+        logits = model(batch.inputs, batch.prev_labels)
+        total_loss += sequence_loss(logits, batch.labels).item() * len(batch)
         correct = (logits.argmax(-1) == batch.labels).float()
         onehot = F.one_hot(batch.instance - 1, k).float()              # [B, T, K]
         rows.append((correct.unsqueeze(-1) * onehot).sum(1) / onehot.sum(1))
@@ -224,7 +110,8 @@ def evaluate_sequences(model: nn.Module, sampler: LabelDelaySampler, episodes: i
     per_episode = torch.cat(rows).cpu()
     n = per_episode.shape[0]
     ci = 1.96 * per_episode.std(0, unbiased=True) / n ** 0.5 if n > 1 else torch.zeros(k)
-    return {"mean": per_episode.mean(0), "ci": ci, "per_episode": per_episode}
+    return {"mean": per_episode.mean(0), "ci": ci, "per_episode": per_episode,
+            "loss": torch.tensor(total_loss / n)}
 
 
 def plot_per_instance(results: dict[str, dict[str, torch.Tensor]], n_way: int | None = None, ax=None):
@@ -249,3 +136,36 @@ def plot_per_instance(results: dict[str, dict[str, torch.Tensor]], n_way: int | 
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
+
+
+def plot_memory_trace(trace: MemoryTrace, labels: torch.Tensor, episode: int = 0, head: int = 0,
+                      max_slots: int | None = None):
+    """Heatmaps of one episode: read weights, write weights (one head) and usage over time.
+
+    trace: from ``MANN(..., return_trace=True)``; labels ``[B, T]`` (shown on the time axis).
+    Only the first ``max_slots`` slots are drawn (default: the slots that were ever written).
+    """
+    import matplotlib.pyplot as plt
+
+    read = trace.read_weights[episode, :, head]           # [T, S]
+    write = trace.write_weights[episode, :, head]
+    usage = trace.usage[episode]
+    if max_slots is None:
+        used = (trace.write_weights[episode].amax(dim=(0, 1)) > 1e-3).nonzero()
+        max_slots = int(used.max()) + 1 if len(used) else read.shape[1]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    panels = [(read, f"read weights $w^r_t$ (head {head})"),
+              (write, f"write weights $w^w_t$ (head {head})"),
+              (usage, "usage $w^u_t$")]
+    for ax, (data, title) in zip(axes, panels):
+        im = ax.imshow(data[:, :max_slots].numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xlabel("memory slot")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    steps = labels.shape[1]
+    axes[0].set_ylabel("time step (label shown)")
+    axes[0].set_yticks(range(0, steps, max(1, steps // 25)))
+    axes[0].set_yticklabels([f"{t} ({int(labels[episode, t])})" for t in range(0, steps, max(1, steps // 25))],
+                            fontsize=7)
+    fig.tight_layout()
+    return fig
