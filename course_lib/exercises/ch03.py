@@ -1,16 +1,21 @@
-"""Checks for chapter 03 (Reptile): the outer update (find the bug), Taylor coefficients, noise tasks."""
+"""Checks for chapter 03 (Reptile): find the bug, build the Reptile step, Taylor coefficients, noise tasks."""
 
 from __future__ import annotations
+
+import copy
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.algorithms import maml, reptile
+from course_lib.adaptation import adapt
+from course_lib.algorithms import reptile
 from course_lib.analysis import taylor_analysis
-from course_lib.exercises._core import _correct, _wrong, check_close, not_attempted
+from course_lib.data.episodes import TaskBatch
+from course_lib.exercises._core import _compare, _correct, _wrong, check_close, not_attempted
+from course_lib.nets import params_of
 
-__all__ = ["buggy_reptile_update", "check_reptile_update", "check_taylor_coefficients", "check_noise_floor"]
+__all__ = ["buggy_reptile_update", "check_noise_floor", "check_reptile_step", "check_taylor_coefficients"]
 
 
 # ---------------------------------------------------------------- Exercise 3.1 (find the bug)
@@ -29,6 +34,7 @@ def buggy_reptile_update(model: nn.Module, adapted: list[dict], outer_lr: float)
 
 
 def _case(seed=31):
+    """A 1-12-1 tanh MLP and the adapted weights ``[{name: phi_i}]`` of 3 sinusoid tasks (5 SGD steps each)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     model = nn.Sequential(nn.Linear(1, 12), nn.Tanh(), nn.Linear(12, 1))
@@ -40,36 +46,125 @@ def _case(seed=31):
     return model, adapted
 
 
-def check_reptile_update(fn) -> bool:
-    """``fn(theta: dict, adapted: list[dict], outer_lr) -> new theta dict`` = theta + eps * mean(phi_i - theta)."""
-    name = "Exercise 3.1"
-    hint = "keep theta untouched while you compute: new = theta + outer_lr * (mean_i phi_i - theta), entry by entry"
+# ---------------------------------------------------------------- Exercise 3.2 (build it yourself)
+REPTILE_STEP_HINT = (
+    "for each task start from theta (the model's weights, detached), take inner_steps plain SGD steps on "
+    "its support set (torch.autograd.grad without create_graph) to get phi_i, keep it; then, under "
+    "torch.no_grad(), move every weight in place: p += outer_lr * (mean_i phi_i - p)")
+
+# (seed, tasks, inner_lr, inner_steps, outer_lr): 3 or 4 tasks, several inner steps, outer_lr != 1
+_STEP_CASES = [(0, 3, 0.05, 3, 0.4), (1, 4, 0.03, 2, 0.7)]
+
+
+def _step_case(seed: int, tasks: int):
+    """A 1-8-1 tanh MLP (float64) and a batch of ``tasks`` sinusoid tasks, 8 support / 8 query points."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    model = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    amp = torch.rand(tasks, 1, 1, generator=g, dtype=torch.float64) * 4 + 1
+    phase = torch.rand(tasks, 1, 1, generator=g, dtype=torch.float64) * 3
+    sx, qx = (torch.rand(tasks, 8, 1, generator=g, dtype=torch.float64) * 10 - 5 for _ in range(2))
+    return model, TaskBatch(sx, amp * torch.sin(sx - phase), qx, amp * torch.sin(qx - phase))
+
+
+def _flat(params) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in params.values()])
+
+
+def _wrong_answers(model, batch, inner_lr, inner_steps, outer_lr) -> list[tuple[torch.Tensor, str]]:
+    """The new weights (flat ``[P]``) of typical mistakes, each with what it did wrong."""
+    theta = {n: p.detach() for n, p in model.named_parameters()}
+    t0 = _flat(theta)
+
+    def sgd(start, t, steps):
+        return adapt(model, start, batch.support_x[t], batch.support_y[t], loss_fn=F.mse_loss, steps=steps,
+                     update=inner_lr)
+
+    tasks = range(len(batch))
+    phis = torch.stack([_flat(sgd(theta, t, inner_steps)) for t in tasks])
+    one_step = torch.stack([_flat(sgd(theta, t, 1)) for t in tasks])
+    chain, start = [], theta
+    for t in tasks:
+        start = sgd(start, t, inner_steps)
+        chain.append(_flat(start))
+    chain = torch.stack(chain)
+    return [
+        (t0, ("the weights did not move at all: the update is zero (a difference of the model with itself, or "
+              "the update went into a copy of the model)")),
+        (phis[-1], ("the model ended up as the LAST task's adapted weights phi_T: theta was overwritten (e.g. "
+                    "by load_state_dict(phi)) and the difference 'model - phi' was then zero")),
+        (t0 - outer_lr * (phis.mean(0) - t0), ("the model moved AWAY from the adapted weights: a sign error "
+                                               "(theta - phi instead of phi - theta)")),
+        (t0 + outer_lr * (one_step.mean(0) - t0), ("the result is that of ONE inner step per task: run the "
+                                                   "inner SGD step inner_steps times")),
+        (t0 + outer_lr * (phis - t0).sum(0), (f"the update is {len(batch)} times too large: you summed "
+                                              "phi_i - theta over the tasks instead of averaging")),
+        (t0 + outer_lr * (chain.mean(0) - t0), ("task 2 started from task 1's adapted weights, and so on: the "
+                                                "inner steps accumulated across tasks; every task must start "
+                                                "from theta")),
+        (chain[-1] + outer_lr * (chain.mean(0) - chain[-1]), ("the inner loop trained the model itself, so the "
+                                                              "tasks accumulated and theta was lost; adapt a "
+                                                              "copy, starting from theta for every task")),
+        (phis.mean(0), "the model jumped all the way to mean_i phi_i: the step is missing its outer_lr"),
+    ]
+
+
+def _graph_spy(seen: list[bool]):
+    """A forward pre-hook that records whether the weight it sees has an autograd history (``grad_fn``).
+
+    Under ``functional_call`` the module's ``weight`` is the ``phi`` being evaluated; inside
+    ``torch.func`` transforms nothing is recorded.
+    """
+    def hook(module, args):
+        if torch._C._functorch.maybe_current_level() is None:
+            seen.append(module.weight.grad_fn is not None)
+    return hook
+
+
+def check_reptile_step(fn) -> bool:
+    """``fn(model, batch, loss_fn, inner_lr, inner_steps, outer_lr)`` updates ``model`` in place like
+    ``reptile.reptile_step(model, torch.optim.SGD(model.parameters(), lr=outer_lr), batch, ...)``.
+
+    Test cases: float64 1-8-1 MLPs, 3-4 sinusoid tasks of 8 support points (:data:`_STEP_CASES`).
+    """
+    name = "Exercise 3.2"
     if fn is None:
-        return not_attempted(name, hint)
-    model, adapted = _case()
-    theta = {n: p.detach().clone() for n, p in model.named_parameters()}
-    try:
-        new = fn({n: t.clone() for n, t in theta.items()}, [{n: t.clone() for n, t in a.items()} for a in adapted], 0.5)
-    except Exception as err:
-        return _wrong(name, f"calling it raised {type(err).__name__}: {err}", hint)
-    if new is None:
-        return not_attempted(name, hint)
-    expected = {n: theta[n] + 0.5 * (torch.stack([a[n] for a in adapted]).mean(0) - theta[n]) for n in theta}
-    if all(torch.allclose(new[n], theta[n]) for n in theta):
-        return _wrong(name, "the update is exactly zero: theta did not move (differencing a tensor with itself?)", hint)
-    if all(torch.allclose(new[n], adapted[-1][n]) for n in theta):
-        return _wrong(name, "theta became the last task's adapted weights: average over tasks and scale by outer_lr", hint)
-    for n in theta:
-        if n not in new or not torch.allclose(new[n], expected[n], atol=1e-6):
-            return _wrong(name, f"the new value of {n!r} is not theta + outer_lr * mean(phi - theta)", hint)
-    return _correct(name, "theta moves towards the average adapted weights")
+        return not_attempted(name, REPTILE_STEP_HINT)
+    for case, (seed, tasks, inner_lr, inner_steps, outer_lr) in enumerate(_STEP_CASES):
+        model, batch = _step_case(seed, tasks)
+        theirs, ours = copy.deepcopy(model), copy.deepcopy(model)
+        graph_seen: list[bool] = []
+        theirs[0].register_forward_pre_hook(_graph_spy(graph_seen))
+        try:
+            fn(theirs, batch, F.mse_loss, inner_lr, inner_steps, outer_lr)
+        except NotImplementedError:
+            return not_attempted(name, REPTILE_STEP_HINT)
+        except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
+            return _wrong(name, f"calling it on test case {case} raised {type(err).__name__}: {err}",
+                          REPTILE_STEP_HINT)
+        reptile.reptile_step(ours, torch.optim.SGD(ours.parameters(), lr=outer_lr), batch, loss_fn=F.mse_loss,
+                             inner_lr=inner_lr, inner_steps=inner_steps, vectorize=False)
+        new, expected, t0 = _flat(params_of(theirs)), _flat(params_of(ours)), _flat(params_of(model))
+        setting = f"test case {case} ({tasks} tasks, inner_steps={inner_steps}, outer_lr={outer_lr})"
+        if not torch.allclose(new, expected, rtol=1e-6, atol=1e-9):
+            for candidate, problem in _wrong_answers(model, batch, inner_lr, inner_steps, outer_lr):
+                if torch.allclose(new, candidate, rtol=1e-6, atol=1e-9):
+                    return _wrong(name, f"on {setting}, {problem}", REPTILE_STEP_HINT)
+            problem = _compare(new - t0, expected - t0, 1e-6, 1e-9, what="your update (new weights - theta)")
+            return _wrong(name, f"on {setting}, {problem}", REPTILE_STEP_HINT)
+        if any(graph_seen) or any(p.grad_fn is not None for p in theirs.parameters()):
+            return _wrong(name, f"on {setting} the numbers are right, but phi requires grad: the inner loop kept "
+                          "an autograd graph back to theta (memory grows with inner_steps, as in MAML). Detach "
+                          "theta before adapting and take the inner gradients without create_graph",
+                          REPTILE_STEP_HINT)
+    return _correct(name, "the same weights as course_lib's reptile_step with torch.optim.SGD(lr=outer_lr)")
 
 
-# ---------------------------------------------------------------- Exercise 3.2
+# ---------------------------------------------------------------- Exercise 3.3
 def check_taylor_coefficients(answer) -> bool:
     """``answer = {"maml": (c1, c2), "fomaml": (...), "reptile": (...)}`` with
     update ≈ c1 * AvgGrad + c2 * alpha * AvgGradInner for k = 2 inner steps."""
-    name = "Exercise 3.2"
+    name = "Exercise 3.3"
     hint = ("expand g2(phi1) = g2 - alpha H2 g1 + O(alpha^2); MAML multiplies it by (I - alpha H1); Reptile adds g1; "
             "average over the two orders of the mini-batches")
     if answer is None:
@@ -103,11 +198,11 @@ def check_taylor_coefficients(answer) -> bool:
     return _correct(name, "the prediction error of all three shrinks like alpha^2")
 
 
-# ---------------------------------------------------------------- Exercise 3.3
+# ---------------------------------------------------------------- Exercise 3.4
 def check_noise_floor(answer, noise_std: float = 1.0) -> bool:
     """Targets y ~ N(0, noise_std^2) independent of x: the best possible expected query MSE is noise_std^2."""
     hint = ("on such tasks the query targets are independent of everything the learner sees, so the best "
             "prediction is their mean (0), whose MSE is their variance")
     if answer is not None and abs(float(answer)) < 1e-6:
-        return _wrong("Exercise 3.3", "zero error would need predicting fresh noise; no learner can", hint)
-    return check_close("Exercise 3.3", answer, noise_std**2, rtol=0.02, hint=hint)
+        return _wrong("Exercise 3.4", "zero error would need predicting fresh noise; no learner can", hint)
+    return check_close("Exercise 3.4", answer, noise_std**2, rtol=0.02, hint=hint)
