@@ -35,7 +35,7 @@ def _say(symbol: str, name: str, text: str, hint: str | None = None) -> None:
 
 def not_attempted(name: str, hint: str | None = None) -> bool:
     """Print the "not attempted yet" message for exercise ``name`` and return False."""
-    _say("…", name, "not attempted yet (the answer is still None). Fill in the cell above and run it again.", hint)
+    _say("…", name, "not attempted yet (the answer is still None or the function still a stub). Fill in the cell above and run it again.", hint)
     return False
 
 
