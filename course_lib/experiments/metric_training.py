@@ -11,9 +11,10 @@ On the CPU the models are trained with channels-last weights (see :func:`to_trai
 from __future__ import annotations
 
 import re
+import time
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from course_lib.runtime import cache_dir
 from course_lib.training import History, train_loop
@@ -70,14 +71,9 @@ def train_episodic(
         examples that built the classifier, instead of the query set (only for the exercise).
     Records per step: ``loss``, ``acc`` (on the set the loss used), and ``time`` (seconds).
     """
-    import time
-
-    to_training_device(model, device)
-    optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
     n_way = sampler.n_way
 
-    def step_fn(step: int) -> dict:
-        t0 = time.perf_counter()
+    def loss_and_accuracy() -> tuple[Tensor, float]:
         ep = sampler.sample().to(device)
         if support_loss:
             scores = model(ep.support_x, ep.support_y, ep.support_x, n_way)
@@ -85,18 +81,10 @@ def train_episodic(
         else:
             scores = model(ep.support_x, ep.support_y, ep.query_x, n_way)
             target = ep.query_y
-        loss = model.loss(scores, target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        acc = (scores.argmax(dim=1) == target).float().mean().item()
-        return {"loss": loss.item(), "acc": acc, "time": time.perf_counter() - t0}
+        return model.loss(scores, target), (scores.argmax(dim=1) == target).float().mean().item()
 
-    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "sampler": sampler}
-    path = checkpoint_path(name, num_steps) if name else None
-    return train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume,
-                      desc=desc or name or "meta-train", progress=progress)
+    return _fit(model, sampler, loss_and_accuracy, num_steps, lr=lr, device=device, name=name, resume=resume,
+                desc=desc or name or "meta-train", progress=progress)
 
 
 def train_siamese(
@@ -116,22 +104,30 @@ def train_siamese(
     pair_sampler : a :class:`~course_lib.algorithms.siamese.PairSampler`. Records ``loss``, pair
     accuracy ``acc`` and ``time`` per step.
     """
-    import time
+    def loss_and_accuracy() -> tuple[Tensor, float]:
+        x1, x2, same = (t.to(device) for t in pair_sampler.sample())
+        return model.pair_loss(x1, x2, same)
 
+    return _fit(model, pair_sampler, loss_and_accuracy, num_steps, lr=lr, device=device, name=name, resume=resume,
+                desc=desc or name or "siamese", progress=progress)
+
+
+def _fit(model: nn.Module, sampler, loss_and_accuracy, num_steps: int, *, lr: float, device, name: str | None,
+         resume: bool, desc: str, progress: bool) -> History:
+    """Adam with a step schedule on ``loss_and_accuracy() -> (loss, acc)``, checkpointed as ``name``."""
     to_training_device(model, device)
     optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
 
     def step_fn(step: int) -> dict:
         t0 = time.perf_counter()
-        x1, x2, same = (t.to(device) for t in pair_sampler.sample())
-        loss, acc = model.pair_loss(x1, x2, same)
+        loss, acc = loss_and_accuracy()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         return {"loss": loss.item(), "acc": acc, "time": time.perf_counter() - t0}
 
-    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "sampler": pair_sampler}
+    state = {"model": model, "optimizer": optimizer, "schedule": schedule, "sampler": sampler}
     path = checkpoint_path(name, num_steps) if name else None
-    return train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume,
-                      desc=desc or name or "siamese", progress=progress)
+    return train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume, desc=desc,
+                      progress=progress)
