@@ -113,3 +113,49 @@ def test_max_stable_lr_check(capsys):
         above = optimize(SGDRule(1.05 / lam[b].item()), single, theta0[b:b + 1], 300).losses[-1].item()
         assert below < single.loss(theta0[b:b + 1]).item()
         assert not math.isfinite(above) or above > 1e3 * below
+
+
+ONLINE_CLAIM = {"A adds to MAML": "step size", "A is": "learned optimizer", "online meta-learning": "B"}
+
+
+def test_online_claim_check_accepts_the_answer_in_any_case_or_spacing(capsys):
+    assert ch04.check_online_claim(dict(ONLINE_CLAIM))
+    assert ch04.check_online_claim({"A adds to MAML": "Step-Size", "A is": "Learned  Optimizer",
+                                    "online meta-learning": "b"})
+    assert ch04.check_online_claim(None) is False
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_online_claim_check_names_typical_mistakes(capsys):
+    mistakes = [
+        ("A is", "online meta-learning", "that is the claim under test"),
+        ("A is", "multi-task learning", "no per-task adaptation"),
+        ("A is", "model-based", "explicit gradient step"),
+        ("A adds to MAML", "initialisation", "MAML already meta-learns the initialisation"),
+        ("A adds to MAML", "nothing", "it IS meta-learned"),
+        ("A adds to MAML", "metric", "no distances"),
+        ("online meta-learning", "A", "ordinary meta-training"),
+        ("online meta-learning", "both", "ordinary meta-training"),
+        ("online meta-learning", "neither", "reveals its tasks one at a time"),
+        ("online meta-learning", "C", "is not one of"),
+    ]
+    for question, given, hint in mistakes:
+        assert ch04.check_online_claim({**ONLINE_CLAIM, question: given}) is False
+        out = capsys.readouterr().out
+        assert hint in out and question in out, out
+    assert ch04.check_online_claim({"A adds to MAML": "step size"}) is False
+    assert "no answer given for 'A is'" in capsys.readouterr().out
+
+
+def test_not_attempted_hints_do_not_state_the_answers(capsys):
+    """The hint printed below an untouched exercise guides; it must not be the solution itself."""
+    model = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 1))
+    ch04.check_meta_sgd_step(None)
+    ch04.check_meta_sgd_meta_loss(None)
+    ch04.check_meta_parameter_count(None, model)
+    ch04.check_max_stable_lr(None, QuadraticProblems.sample(2, 3, torch.Generator().manual_seed(0)))
+    ch04.check_online_claim(None)
+    out = capsys.readouterr().out
+    for answer in ["params[name] - step_sizes[name]", "create_graph=True", "same shapes", "2 WᵀW",
+                   "eigvalsh(W", "learned optimizer", "stream"]:
+        assert answer not in out, answer

@@ -1,5 +1,5 @@
-"""Checks for chapter 04 (learned optimizers): Meta-SGD's update and meta-loss (built by the learner),
-its size, gradient preprocessing, and the largest stable SGD step on a quadratic."""
+"""Checks for chapter 04 (learned optimizers): Meta-SGD's update and meta-loss (built by the learner), its size,
+gradient preprocessing, the largest stable SGD step on a quadratic, and what "online meta-learning" is not."""
 
 from __future__ import annotations
 
@@ -14,15 +14,11 @@ from course_lib.algorithms.learned_optimizer import preprocess_gradients
 from course_lib.algorithms.meta_sgd import meta_loss
 from course_lib.data.episodes import TaskBatch
 from course_lib.data.optimizee_problems import QuadraticProblems
-from course_lib.exercises._core import _compare, _correct, _wrong, check_close, check_function, check_true, not_attempted
+from course_lib.exercises._core import (_compare, _correct, _plain, _wrong, check_close, check_function, check_mapping,
+                                       check_true, not_attempted)
 
-__all__ = [
-    "check_max_stable_lr",
-    "check_meta_parameter_count",
-    "check_meta_sgd_meta_loss",
-    "check_meta_sgd_step",
-    "check_preprocess",
-]
+__all__ = ["check_max_stable_lr", "check_meta_parameter_count", "check_meta_sgd_meta_loss", "check_meta_sgd_step",
+           "check_online_claim", "check_preprocess"]
 
 
 def _dict_cases():
@@ -39,8 +35,8 @@ def _dict_cases():
 def check_meta_sgd_step(fn) -> bool:
     """Exercise 4.1: ``fn(params, grads, step_sizes) -> dict`` with ``θ' = θ − α ∘ g`` per entry."""
     name = "Exercise 4.1"
-    hint = ("return a new dict {name: params[name] - step_sizes[name] * grads[name]}: an element-wise "
-            "product, one step size per entry, no learning-rate scalar")
+    hint = ("one new dict with the same names; each gradient entry is multiplied by ITS OWN step size "
+            "(element-wise, no global learning rate) and the step goes down the gradient")
     if fn is None:
         return not_attempted(name, hint)
 
@@ -70,10 +66,8 @@ def check_meta_sgd_step(fn) -> bool:
             return check_true(name, False, hint, failure="the step sizes are missing (θ − g)")
         if matches(lambda k: alphas[k] - params[k] * grads[k]) or matches(lambda k: grads[k] - alphas[k] * params[k]):
             return check_true(name, False, hint, failure="the arguments are mixed up: the order is (params, grads, step_sizes)")
-    def reference(params, grads, alphas):
-        return PerParameterSGD(alphas)(params, grads)[0]
-
-    return check_function(name, as_list(fn), as_list(reference), _dict_cases(), hint=hint,
+    reference = as_list(lambda p, g, a: PerParameterSGD(a)(p, g)[0])
+    return check_function(name, as_list(fn), reference, _dict_cases(), hint=hint,
                           success="θ' = θ − α ∘ ∇L, one learned step size per parameter entry")
 
 
@@ -139,9 +133,8 @@ def check_meta_sgd_meta_loss(fn) -> bool:
     cases: the value, and the gradients with respect to ``params`` and ``step_sizes``.
     """
     name = "Build it yourself: Meta-SGD meta-loss"
-    hint = ("for each task: g = torch.autograd.grad(support loss at params, params, create_graph=True); "
-            "phi = {n: params[n] - step_sizes[n] * g_n}; query loss at phi (task_loss(model, phi, qx, qy, loss_fn)); "
-            "return the mean over tasks")
+    hint = ("per task: the support loss at params, its gradient (kept differentiable), the adapted dict "
+            "θ − α ∘ g, the loss of the adapted dict on the query set; then combine the tasks as the formula says")
     if fn is None:
         return not_attempted(name, hint)
     for case, (seed, tasks) in enumerate([(41, 3), (42, 4)]):
@@ -196,7 +189,7 @@ def check_meta_parameter_count(answer, model: torch.nn.Module) -> bool:
     """Exercise 4.2: Meta-SGD meta-learns θ and α, so it has twice the model's parameter count."""
     name = "Exercise 4.2"
     n = sum(p.numel() for p in model.parameters())
-    hint = "count the model's parameters (θ), then remember that α has exactly the same shapes"
+    hint = "count every number Meta-SGD's outer optimizer updates: which meta-parameters are there, and their shapes?"
     if answer is None:
         return not_attempted(name, hint)
     if int(answer) == n:
@@ -211,22 +204,20 @@ def check_meta_parameter_count(answer, model: torch.nn.Module) -> bool:
 def check_preprocess(fn) -> bool:
     """Exercise 4.3: ``fn(grad [N], p) -> [N, 2]``, the log/sign preprocessing of Andrychowicz et al."""
     name = "Exercise 4.3"
-    hint = ("for |g| >= exp(-p): (log|g| / p, sign(g)); otherwise (-1, exp(p) * g). torch.where picks per "
-            "entry; clamp |g| before the log so that tiny entries do not produce -inf")
+    hint = ("torch.where picks between the two branches of the formula per entry; clamp |g| before the log "
+            "so that tiny entries do not produce -inf")
     if fn is None:
         return not_attempted(name, hint)
     g = torch.Generator().manual_seed(6)
     big = torch.randn(8, generator=g) * 10
     small = torch.tensor([1e-6, -3e-7, 0.0, 2e-5])
-    # Specific diagnosis before the generic comparison.
-    try:
+    try:  # a specific diagnosis before the generic comparison
         out_small = fn(small, 10.0)
     except Exception:  # the generic check below reports the error
         out_small = None
-    if isinstance(out_small, torch.Tensor) and out_small.shape == (4, 2):
-        if not torch.isfinite(out_small).all():
-            return check_true(name, False, hint, failure="tiny or zero gradients give inf/NaN: the second "
-                              "branch (|g| < exp(-p)) is missing or the log is taken before clamping")
+    if isinstance(out_small, torch.Tensor) and out_small.shape == (4, 2) and not torch.isfinite(out_small).all():
+        return check_true(name, False, hint, failure="tiny or zero gradients give inf/NaN: the second "
+                          "branch (|g| < exp(-p)) is missing or the log is taken before clamping")
     cases = [(big, 10.0), (small, 10.0), (torch.cat([big, small]), 5.0)]
     return check_function(name, fn, preprocess_gradients, cases, rtol=1e-4, atol=1e-5, hint=hint,
                           success="both channels are now O(1) whatever the gradient's magnitude")
@@ -235,11 +226,12 @@ def check_preprocess(fn) -> bool:
 def check_max_stable_lr(answer, problems: QuadraticProblems) -> bool:
     """Exercise 4.4: largest stable SGD step on f(θ) = ||Wθ − y||² is 2 / λ_max(2 WᵀW) = 1 / λ_max(WᵀW)."""
     name = "Exercise 4.4"
-    hint = ("the Hessian of ||Wθ − y||² is H = 2 WᵀW; gradient descent on a quadratic is stable iff "
-            "lr < 2 / λ_max(H). torch.linalg.eigvalsh(W.transpose(1, 2) @ W)[:, -1] gives λ_max(WᵀW) per problem")
+    hint = ("differentiate ||Wθ − y||² twice to get the Hessian H, then apply lr < 2 / λ_max(H) per problem; "
+            "torch.linalg.eigvalsh works on a batch [B, d, d] and sorts the eigenvalues in ascending order")
     if answer is None:
         return not_attempted(name, hint)
-    lam = torch.linalg.eigvalsh(problems.W.transpose(1, 2) @ problems.W)[:, -1].double()
+    eig = torch.linalg.eigvalsh(problems.W.transpose(1, 2) @ problems.W).double()  # [B, d], ascending
+    lam = eig[:, -1]
     expected = 1.0 / lam
     try:
         value = torch.as_tensor(answer, dtype=torch.float64).reshape(-1)
@@ -257,10 +249,51 @@ def check_max_stable_lr(answer, problems: QuadraticProblems) -> bool:
                               "values of W (λ(WᵀW) = σ(W)²)")
     ok = check_close(name, answer, expected, rtol=1e-3, atol=0, hint=hint)
     if ok:
-        eig = torch.linalg.eigvalsh(problems.W.transpose(1, 2) @ problems.W).double()
         condition = (eig[:, -1] / eig[:, 0].clamp_min(1e-300)).median().item()
         print(f"  One learning rate for all {len(expected)} problems must stay below the smallest, "
               f"{expected.min().item():.2g}. With it, the flattest direction of a problem shrinks by a factor "
               f"(1 - lr·λ_min) per step; the median condition number λ_max/λ_min here is {condition:.3g}"
               + (" (a singular W)" if not math.isfinite(condition) else "") + ".")
     return ok
+
+
+# ---------------------------------------------------------------- what is wrong with the claim
+_ORDINARY = ("A's tasks are i.i.d. draws from one fixed p(T), all available at every iteration: that is "
+             "ordinary meta-training, whatever the step size does")
+_CLAIM = {  # question -> (right choice, {wrong choice: why it is wrong})
+    "A adds to MAML": ("step size", {
+        "initialisation": "MAML already meta-learns the initialisation (model.parameters() in the outer "
+                          "optimizer): which OTHER tensor does A's outer optimizer update?",
+        "metric": "A computes no distances between embeddings: every task is solved by a gradient step",
+        "nothing": "log_lr is handed to the outer optimizer and gets a meta-gradient through the adapted "
+                   "weights, so it IS meta-learned"}),
+    "A is": ("learned optimizer", {
+        "online meta-learning": "that is the claim under test. A re-draws a batch from the same p(T) at every "
+                                "iteration; no task arrives over time. Name A after what it meta-learns",
+        "multi-task learning": "multi-task learning trains one shared model on a fixed set of tasks, with no "
+                               "per-task adaptation; A adapts to every task with a gradient step",
+        "model-based": "a model-based (black-box) learner adapts inside a network's forward pass; A adapts "
+                       "with an explicit gradient step θ − exp(log_lr)·∇L"}),
+    "online meta-learning": ("B", {
+        "A": _ORDINARY, "both": _ORDINARY,
+        "neither": "one of the loops reveals its tasks one at a time, is scored on each when it arrives, "
+                   "and updates the meta-parameters from the tasks seen so far"}),
+}
+
+
+def check_online_claim(answer: dict | None) -> bool:
+    """Exercise 4.5: ``answer`` maps each question of ``_CLAIM`` to one of its choices."""
+    name = "Exercise 4.5"
+    hint = ("for each snippet ask where the tasks come from (re-drawn from p(T), or revealed one after "
+            "another) and which tensors the outer optimizer updates")
+    expected = {question: right for question, (right, _) in _CLAIM.items()}
+
+    def explain(question, given):
+        right, wrong = _CLAIM[question]
+        why = {_plain(choice): text for choice, text in wrong.items()}
+        return f"{question!r}: " + why.get(_plain(given), f"{given!r} is not one of {sorted([right, *wrong])}")
+
+    return check_mapping(name, answer, expected, hint, explain,
+                         success="a learned step size is a learned optimizer (Meta-SGD learns one per entry); "
+                                 "'online' is about tasks arriving in a stream (Finn et al. 2019, FTML), and "
+                                 "an online meta-learner may or may not learn its step size")
