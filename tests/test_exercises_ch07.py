@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from course_lib.edu.dkvmn import write_memory
 from course_lib.edu.simulated import bkt_update
 from course_lib.edu.student_model import masked_bce, student_logits
 from course_lib.exercises import ch07
@@ -11,7 +10,7 @@ from course_lib.exercises import ch07
 
 def adapt_abilities(shared, start_ability, support_skills, support_correct, inner_lr, steps, *, sign=1.0,
                     per_student=True, skills_too=False, create_graph=True, sum_answers=False):
-    """The reference solution of Exercise 7.5, or one typical mistake."""
+    """The reference solution of Exercise 7.2, or one typical mistake."""
     ability = start_ability.expand(support_skills.shape[0], -1)
     shared = dict(shared)
     for _ in range(steps):
@@ -29,7 +28,7 @@ def adapt_abilities(shared, start_ability, support_skills, support_correct, inne
 
 
 def meta_loss(shared, start_ability, tasks, inner_lr, steps, *, adapt=adapt_abilities, on="query", reduce="mean"):
-    """The reference solution of Exercise 7.6, or one typical mistake."""
+    """The reference solution of Exercise 7.3, or one typical mistake."""
     ability = adapt(shared, start_ability, tasks.support_skills, tasks.support_correct, inner_lr, steps)
     if on == "support":
         return masked_bce(student_logits(shared, ability, tasks.support_skills), tasks.support_correct) / len(tasks)
@@ -97,11 +96,99 @@ def test_student_meta_loss_names_the_mistake(capsys, mistake, message):
     assert message in out and "Hint:" in out
 
 
-def test_earlier_checks(capsys):
-    assert ch07.check_bkt_update(bkt_update)
-    assert not ch07.check_bkt_update(lambda p, c, g, s, learn: bkt_update(p, c, g, s, 0.0))
-    assert "learning transition" in capsys.readouterr().out
-    assert ch07.check_dkvmn_write(write_memory)
-    assert ch07.check_information(lambda theta, d: torch.sigmoid(torch.as_tensor(theta) - d) * (1 - torch.sigmoid(
-        torch.as_tensor(theta) - d)))
+def test_names_follow_the_reading_order(capsys):
+    ch07.check_leak_free_split(None)
+    ch07.check_student_adaptation(None)
+    ch07.check_student_meta_loss(None)
+    ch07.check_dkvmn_write(None)
+    ch07.check_bkt_update(None)
+    ch07.check_information(None)
+    out = capsys.readouterr().out
+    assert [line.split(":")[0][2:] for line in out.splitlines() if line.startswith("…")] == [
+        f"Exercise 7.{i}" for i in range(1, 7)]
+
+
+def split_by_student(dataset, test_fraction, seed):
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_test = round(test_fraction * len(dataset))
+    return dataset.subset(order[n_test:]), dataset.subset(order[:n_test])
+
+
+def split_responses(dataset, test_fraction, seed):
+    """The leaky split: the first answers of every student for training, the rest for testing."""
+    from course_lib.data.assistments import StudentSequence
+
+    train, test = [], []
+    for s in dataset.sequences:
+        cut = max(1, round((1 - test_fraction) * len(s.skills)))
+        train.append(StudentSequence(s.student_id, s.skills[:cut], s.correct[:cut]))
+        test.append(StudentSequence(s.student_id, s.skills[cut:], s.correct[cut:]))
+    return train, test
+
+
+def test_leak_free_split(capsys):
+    assert ch07.check_leak_free_split(split_by_student)
+    assert "Correct!" in capsys.readouterr().out
+    assert not ch07.check_leak_free_split(split_responses)
+    out = capsys.readouterr().out
+    assert "appear in both sets" in out and "Hint:" in out
+    assert not ch07.check_leak_free_split(lambda d, f, s: (d.subset(range(10, len(d))), d.subset(range(20))))
+    assert "appear in both sets" in capsys.readouterr().out
+    assert not ch07.check_leak_free_split(lambda d, f, s: (d.subset(range(20, len(d))), d.subset(range(20))))
+    assert "expected about 25 %" in capsys.readouterr().out
     assert ch07.check_leak_free_split(None) is False
+    assert "not attempted" in capsys.readouterr().out
+
+
+def dkvmn_write(memory, w, erase, add, mistake=None):
+    w, e, a = w.unsqueeze(-1), erase.unsqueeze(1), add.unsqueeze(1)
+    return {None: memory * (1 - w * e) + w * a, "add first": (memory + w * a) * (1 - w * e),
+            "unweighted add": memory * (1 - w * e) + a, "unweighted erase": memory * (1 - e) + w * a,
+            "keep w e": memory * (w * e) + w * a, "no erase": memory + w * a}[mistake]
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("add first", "you add before erasing"),
+    ("unweighted add", "the add is not weighted by w"),
+    ("unweighted erase", "the erase is not weighted by w"),
+    ("keep w e", "keep (1 - w(i) e)"),
+    ("no erase", "nothing is erased"),
+])
+def test_dkvmn_write(capsys, mistake, message):
+    assert ch07.check_dkvmn_write(dkvmn_write)
+    assert "Correct!" in capsys.readouterr().out
+    assert not ch07.check_dkvmn_write(lambda *args: dkvmn_write(*args, mistake=mistake))
+    out = capsys.readouterr().out
+    assert message in out and "Hint:" in out
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda p, c, g, s, learn: bkt_update(p, c, g, s, 0.0), "forgot the learning transition"),
+    (lambda p, c, g, s, learn: bkt_update(p + (1 - p) * learn, c, g, s, 0.0), "transition before Bayes' rule"),
+    (lambda p, c, g, s, learn: bkt_update(p, c, s, g, learn), "guess and slip are swapped"),
+    (lambda p, c, g, s, learn: bkt_update(p, torch.ones_like(c), g, s, learn), "the answer is ignored"),
+])
+def test_bkt_update(capsys, wrong, message):
+    assert ch07.check_bkt_update(bkt_update)
+    assert "Correct!" in capsys.readouterr().out
+    assert not ch07.check_bkt_update(wrong)
+    out = capsys.readouterr().out
+    assert message in out and "Hint:" in out
+
+
+def information(theta, d, mistake=None):
+    p = torch.sigmoid(torch.as_tensor(theta, dtype=torch.float64) + (1 if mistake == "d sign" else -1) * d)
+    return {None: p * (1 - p), "p": p, "negative": -p * (1 - p), "d sign": p * (1 - p)}[mistake]
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("p", "you returned p"),
+    ("negative", "the information is MINUS the second derivative"),
+    ("d sign", "the sign of the difficulty"),
+])
+def test_information(capsys, mistake, message):
+    assert ch07.check_information(information)
+    assert "Correct!" in capsys.readouterr().out
+    assert not ch07.check_information(lambda theta, d: information(theta, d, mistake))
+    out = capsys.readouterr().out
+    assert message in out and "Hint:" in out
