@@ -10,7 +10,7 @@ mastery of each concept and is rewritten after every answer. For question q_t:
     f_t = tanh(W_1 [r_t, k_t] + b_1)               (summary, d_f)
     p_t = sigmoid(W_2 f_t + b_2)                   (probability of a correct answer)
 
-After the answer a_t, with v_t = B (q_t, a_t) (embedding of the pair, d_v):
+After the answer y_t, with v_t = B (q_t, y_t) (embedding of the pair, d_v):
 
     e_t = sigmoid(E v_t + b_e)                     (erase vector, in (0,1)^{d_v})
     a_t = tanh(D v_t + b_a)                        (add vector)
