@@ -7,7 +7,7 @@ import torch
 from course_lib.algorithms.continual import (
     ExperienceReplay,
     NaiveFineTuning,
-    OnlinePrototypeLearner,
+    SequentialProtoNet,
     prototype_logits,
 )
 from course_lib.analysis.continual_metrics import (
@@ -163,10 +163,10 @@ def test_prototype_logits():
 # ------------------------------------------------------------------ learners on a tiny stream
 
 
-@pytest.mark.parametrize("cls", [NaiveFineTuning, ExperienceReplay, OnlinePrototypeLearner])
+@pytest.mark.parametrize("cls", [NaiveFineTuning, ExperienceReplay, SequentialProtoNet])
 def test_each_learner_learns_the_tiny_stream(stream, cls):
     torch.set_num_threads(1)
-    extra = {"n_way": 3, "q_query": 3} if cls is OnlinePrototypeLearner else {"batch_size": 16}
+    extra = {"n_way": 3, "q_query": 3} if cls is SequentialProtoNet else {"batch_size": 16}
     learner = cls(stream, hidden=16, lr=3e-3, seed=0, **extra)
     result = run_stream(learner, steps_per_task=40, progress=False)
     R = result.matrix
@@ -215,9 +215,9 @@ def test_learner_bad_arguments(stream):
     with pytest.raises(ValueError, match="lr"):
         NaiveFineTuning(stream, lr=-1.0)
     with pytest.raises(ValueError, match="n_way"):
-        OnlinePrototypeLearner(stream, n_way=1)
+        SequentialProtoNet(stream, n_way=1)
     with pytest.raises(ValueError, match="lower q_query"):
-        OnlinePrototypeLearner(stream, q_query=6)
+        SequentialProtoNet(stream, q_query=6)
     learner = NaiveFineTuning(stream, hidden=8)
     with pytest.raises(IndexError, match="out of range"):
         learner.learn_task(3, 1)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.metrics import accuracy, mean_ci, mse, roc_auc
+from course_lib.metrics import accuracy, mean_ci, mse, roc_auc, t_quantile
 
 
 def pairwise_auc(scores, labels):
@@ -29,13 +29,48 @@ def test_accuracy():
         accuracy(logits, labels[:3])
 
 
+@pytest.mark.parametrize(
+    "p, df, expected",
+    [
+        (0.975, 1, 12.7062),  # tables of Student's t (two-sided 95 %)
+        (0.975, 2, 4.3027),
+        (0.975, 4, 2.7764),
+        (0.975, 9, 2.2622),
+        (0.975, 29, 2.0452),
+        (0.975, 120, 1.9799),
+        (0.995, 5, 4.0321),
+        (0.95, 10, 1.8125),
+    ],
+)
+def test_t_quantile_against_tables(p, df, expected):
+    assert t_quantile(p, df) == pytest.approx(expected, abs=1e-4)
+    assert t_quantile(1 - p, df) == pytest.approx(-expected, abs=1e-4)  # symmetric
+
+
+def test_t_quantile_closed_forms_and_normal_limit():
+    for p in (0.6, 0.9, 0.975, 0.999):
+        assert t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-9)  # Cauchy
+        assert t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-9)
+    assert t_quantile(0.975, 10**7) == pytest.approx(1.959964, abs=1e-6)
+    # exact branch (df <= 1000) and expansion branch (df > 1000) agree at the switch
+    assert t_quantile(0.975, 1000) == pytest.approx(t_quantile(0.975, 1000 + 1e-6), abs=1e-9)
+    values = [t_quantile(0.975, df) for df in (1, 2, 5, 30, 1000, 10**5)]
+    assert values == sorted(values, reverse=True) and values[-1] > 1.959963
+    with pytest.raises(ValueError, match="p must be"):
+        t_quantile(1.0, 3)
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        t_quantile(0.975, 0)
+
+
 def test_mean_ci_hand_computed():
-    mean, half = mean_ci([1.0, 2.0, 3.0])  # std (n-1) = 1
+    mean, half = mean_ci([1.0, 2.0, 3.0])  # std (n-1) = 1, Student t with 2 degrees of freedom
     assert mean == 2.0
-    assert half == pytest.approx(1.959964 / math.sqrt(3), rel=1e-5)
+    assert half == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
     mean, half = mean_ci(torch.tensor([0.9, 1.0, 0.8, 1.0]))
     assert mean == pytest.approx(0.925)
-    assert half == pytest.approx(1.959964 * np.std([0.9, 1.0, 0.8, 1.0], ddof=1) / 2, rel=1e-5)
+    assert half == pytest.approx(3.182446 * np.std([0.9, 1.0, 0.8, 1.0], ddof=1) / 2, rel=1e-6)
+    many = np.random.default_rng(0).normal(size=5000)  # large n: the normal 1.96 of few-shot papers
+    assert mean_ci(many)[1] == pytest.approx(1.96 * many.std(ddof=1) / math.sqrt(5000), rel=1e-3)
     assert mean_ci([1.0, 2.0, 3.0], confidence=0.99)[1] > mean_ci([1.0, 2.0, 3.0])[1]
     assert mean_ci([5.0, 5.0, 5.0]) == (5.0, 0.0)
     assert mean_ci([torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)]) == mean_ci([1.0, 2.0, 3.0])

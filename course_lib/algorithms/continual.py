@@ -9,18 +9,20 @@ the stream is a :class:`course_lib.data.task_streams.TaskStream`.
 * :class:`ExperienceReplay` — the same, plus every step also trains on a batch drawn from the
   memory of earlier tasks (each replayed image through its own task's head). Chaudhry et al. 2019
   ("On Tiny Episodic Memories in Continual Learning") show that this simple baseline is strong.
-* :class:`OnlinePrototypeLearner` — the meta-learning answer: a *meta-learned representation with
-  a fast-adapting head*, in the spirit of OML (Javed & White 2019, "Meta-Learning Representations
-  for Continual Learning", NeurIPS). On each task the body is meta-trained with few-shot episodes
-  (the Prototypical-Network loss of Snell et al. 2017, on the query set); the head of any task is
-  rebuilt in closed form from its memory (class means of the embedded memory drawings), so no head
-  can go stale. It never replays the memory during training; the memory only builds heads.
+* :class:`SequentialProtoNet` — a Prototypical Network (Snell et al. 2017) trained task by task:
+  on each task the body is trained with few-shot episodes of that task only (the prototype loss on
+  the query set), and the head of any task is rebuilt in closed form from its memory (class means
+  of the embedded memory drawings), so no head can go stale. It never replays the memory during
+  training; the memory only builds heads.
 
-Why not follow-the-meta-leader (FTML, Finn et al. 2019, "Online Meta-Learning", ICML): FTML re-runs
-second-order MAML over *all* tasks seen so far at every round, so its cost grows with t and it
-stores every past task's data; OML meta-trains its representation offline with second-order
-updates through many online steps. Both are far beyond a CPU budget of minutes. A prototype head
-needs no inner loop (constant cost per step) and adapts instantly, the property OML meta-learns for.
+What it is not: an *online meta-learner*. FTML (Finn et al. 2019, "Online Meta-Learning", ICML)
+keeps every past task's data and, after each new task, moves a MAML initialisation towards the
+best one for *all* tasks seen so far (follow the leader), with MAML steps on tasks sampled from that
+growing buffer; its memory grows with t. OML (Javed & White 2019, "Meta-Learning Representations for Continual
+Learning", NeurIPS) meta-trains, on separate classes and before the stream, a representation whose
+head is updated online by SGD, with second-order gradients through those online steps. Both
+meta-learn *how to learn a stream*; :class:`SequentialProtoNet` only applies an episodic
+(metric-based meta-learning) loss to each task in turn.
 
 Shapes: images ``[B, 1, H, W]``, labels ``[B]`` in ``0..C_t-1`` (labels are per task).
 """
@@ -44,7 +46,7 @@ __all__ = [
     "ContinualLearner",
     "ExperienceReplay",
     "NaiveFineTuning",
-    "OnlinePrototypeLearner",
+    "SequentialProtoNet",
     "prototype_accuracy",
     "prototype_logits",
 ]
@@ -237,8 +239,8 @@ class ExperienceReplay(NaiveFineTuning):
         return current + replay / rt.numel()
 
 
-class OnlinePrototypeLearner(ContinualLearner):
-    """Online meta-learning of a representation whose head adapts in closed form.
+class SequentialProtoNet(ContinualLearner):
+    """A Prototypical Network trained on one task after another; heads are class means of the memory.
 
     On task t the body is trained with N-way K-shot episodes drawn from task t's training
     drawings (``n_way = min(n_way, C_t)``, ``K = stream.memory_per_class`` so that training
@@ -247,7 +249,7 @@ class OnlinePrototypeLearner(ContinualLearner):
     and test drawings and classifies by the nearest class mean (:func:`prototype_accuracy`).
     """
 
-    name = "online meta-learning (prototypes)"
+    name = "sequential ProtoNet"
 
     def __init__(self, stream: TaskStream, *, n_way: int = 16, q_query: int = 2, **kwargs) -> None:
         super().__init__(stream, **kwargs)

@@ -58,7 +58,8 @@ def _diagnose_bwt(fn) -> str | None:
 def check_backward_transfer(fn) -> bool:
     """Exercise 8.1: ``fn(R) -> BWT = 1/(T-1) sum_{j<T-1} (R[T-1, j] - R[j, j])`` (Lopez-Paz & Ranzato 2017)."""
     name = "Exercise 8.1 (backward transfer)"
-    hint = "take the last row R[-1, :T-1], subtract the diagonal np.diag(R)[:T-1], and average"
+    hint = ("compare each old task's accuracy at the end of the stream (the last row) with its accuracy right "
+            "after it was learned (the diagonal); the last task has no 'later', so average over T-1 tasks")
     specific = _diagnose_bwt(fn) if fn is not None else None
     if specific:
         return check_true(name, False, hint, failure=specific)
@@ -99,17 +100,43 @@ def check_forgetting(fn) -> bool:
     )
 
 
+def _diagnose_prototypes(fn, cases) -> str | None:
+    """A specific message for the usual prototype-head mistakes (None if no known mistake matches)."""
+    support_z, support_y, query_z = cases[0]
+    try:
+        value = fn(support_z.clone(), support_y.clone(), query_z.clone())
+        value = None if value is None else torch.as_tensor(value, dtype=torch.float32)
+    except Exception:  # noqa: BLE001 - the generic check reports exceptions
+        return None
+    n = int(support_y.max()) + 1
+    right = continual.prototype_logits(support_z, support_y, query_z)
+    if value is None or value.shape != right.shape or torch.allclose(value, right, rtol=1e-4, atol=1e-5):
+        return None
+    sorted_means = support_z.reshape(n, -1, support_z.shape[1]).mean(1)  # as if the support were sorted by label
+    if torch.allclose(value, -torch.cdist(query_z, sorted_means) ** 2, rtol=1e-4, atol=1e-4):
+        return "you assumed the support is sorted by label (a reshape); select each class with support_y == k"
+    if torch.allclose(value, -(-right).sqrt(), rtol=1e-4, atol=1e-4):
+        return "that is minus the distance; ProtoNet's logit is minus the SQUARED distance"
+    if torch.allclose(value, right.softmax(-1), rtol=1e-4, atol=1e-5):
+        return "those are probabilities (after a softmax); return the logits, the loss applies the softmax itself"
+    return None
+
+
 def check_prototype_logits(fn) -> bool:
     """Exercise 8.3: ``fn(support_z [S, D], support_y [S], query_z [Q, D]) -> logits [Q, N]``."""
+    name = "Exercise 8.3 (prototype head)"
+    hint = ("prototype c_k = mean of the embeddings of the support examples labelled k (labels come in any "
+            "order); logit[q, k] = minus the squared Euclidean distance between query q and c_k")
     g = torch.Generator().manual_seed(8)
     cases = []
     for n, k, q, d in [(3, 2, 4, 5), (5, 1, 3, 8), (4, 3, 6, 2)]:
         support_y = torch.arange(n).repeat_interleave(k)[torch.randperm(n * k, generator=g)]
         cases.append((torch.randn(n * k, d, generator=g), support_y, torch.randn(q, d, generator=g)))
+    specific = _diagnose_prototypes(fn, cases) if fn is not None else None
+    if specific:
+        return check_true(name, False, hint, failure=specific)
     return check_function(
-        "Exercise 8.3 (prototype head)", fn, continual.prototype_logits, cases, rtol=1e-4, atol=1e-5,
-        hint="prototype c_k = mean of the support embeddings with label k (labels may come in any order); "
-        "logit = MINUS the SQUARED distance: -((query_z[:, None] - c[None]) ** 2).sum(-1)",
+        name, fn, continual.prototype_logits, cases, rtol=1e-4, atol=1e-5, hint=hint,
         success="a prototype head is learned in one pass over the memory: nothing to forget",
     )
 
@@ -117,7 +144,8 @@ def check_prototype_logits(fn) -> bool:
 def check_first_task_drop(answer, matrix) -> bool:
     """Exercise 8.4: percentage points lost on the first task between R[0, 0] and R[T-1, 0]."""
     name = "Exercise 8.4 (reading the matrix)"
-    hint = "in percentage points: 100 * (R[0, 0] - R[-1, 0]) (row = after training on, column = tested on)"
+    hint = ("row i = after training on task i, column j = tested on task j: follow the first task down its "
+            "column, from the moment it was learned to the end; answer in percentage points")
     if answer is None:
         return not_attempted(name, hint)
     R = continual_metrics.check_accuracy_matrix(matrix, min_tasks=2)
