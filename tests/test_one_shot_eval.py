@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.metrics import t_quantile
 from course_lib.experiments.one_shot_eval import (
     LAKE_REFERENCE_ERRORS,
     as_scorer,
@@ -80,7 +81,7 @@ def test_episode_evaluation_reports_mean_and_ci():
     assert ev.accuracies.shape == (30,) and ev.mean == 1.0 and ev.ci95 == 0.0  # exact copies: always right
     noisy = images + 3.0 * torch.rand(images.shape, generator=g)
     ev = evaluate_episodes(pixel_scorer(), noisy, 5, 1, q_query=2, n_episodes=30, progress=False)
-    m, h = np.mean(ev.accuracies), 1.96 * np.std(ev.accuracies, ddof=1) / np.sqrt(30)
+    m, h = np.mean(ev.accuracies), t_quantile(0.975, 29) * np.std(ev.accuracies, ddof=1) / np.sqrt(30)
     assert ev.mean == pytest.approx(m) and ev.ci95 == pytest.approx(h, rel=1e-4)
     assert "5-way 1-shot" in str(ev)
     # same seed -> same episodes -> same accuracies

@@ -10,7 +10,7 @@ neighbour rule on raw pixels (:func:`pixel_scorer`), the baseline every learned 
   people; error = share of test drawings matched to the wrong training drawing. Published
   errors: people 4.5 %, Bayesian Program Learning 3.3 %, a deep ConvNet 13.5 %.
 * :func:`evaluate_episodes`: accuracy over many random N-way K-shot episodes from held-out
-  characters, reported as mean +- 95 % confidence half-width (1.96 std / sqrt(n)).
+  characters, reported as mean +- 95 % confidence half-width (Student-t quantile x std / sqrt(n), see ``metrics.mean_ci``).
 """
 
 from __future__ import annotations
