@@ -134,9 +134,49 @@ def test_meta_step_check(capsys):
     assert ch06.check_meta_step(None) is False
     assert "not attempted" in _out(capsys)
     assert not ch06.check_meta_step(ch06.buggy_meta_step)
-    assert "raised TypeError" in _out(capsys)
+    out = _out(capsys)
+    assert "Exercise 6.6" in out and "raised TypeError" in out
     assert not ch06.check_meta_step(ch06._half_fixed_step)
     assert "not the gradient of the query MSE" in _out(capsys)
     assert ch06.check_meta_step(ch06._reference_step, steps=400)
     out = _out(capsys)
     assert "Correct" in out and math.isfinite(float(out.split("->")[1].split()[0]))
+
+
+def test_family_claim_check(capsys):
+    right = {"A": "optimization", "B": "model", "C": "optimization", "D": "metric", "statement": 2}
+    assert ch06.check_family_claim(None) is False
+    assert ch06.check_family_claim({"A": None, "B": None, "C": None, "D": None, "statement": None}) is False
+    assert "not attempted" in _out(capsys)
+    assert ch06.check_family_claim(right)
+    out = _out(capsys)
+    assert "Correct! Exercise 6.5" in out and "forward pass over the support set" in out
+    # spellings of the same families are accepted
+    assert ch06.check_family_claim({"A": "Optimisation-based", "B": "memory/model", "C": "optimization-based",
+                                    "D": "metric-based", "statement": "2"})
+    _out(capsys)
+    mistakes = {
+        # the source-article error: a gradient-step learner labelled model-based
+        ("A", "model"): "learner A is not model-based: A's adaptation is the loop torch.autograd.grad",
+        ("B", "optimization"): "B takes no gradient step at test time",
+        ("C", "model"): "WHICH parameters adapt does not set the family",
+        ("D", "model"): "the rule that uses it is fixed",
+        ("A", "dunno"): "answer 'optimization', 'model' or 'metric'",
+        ("statement", 1): "every family runs a neural network",
+        ("statement", 3): "never measures a distance",
+        ("statement", 4): "one gradient step is still a gradient step",
+        ("statement", 7): "choose one statement",
+    }
+    for (key, value), text in mistakes.items():
+        assert not ch06.check_family_claim({**right, key: value}), (key, value)
+        out = _out(capsys)
+        assert "Exercise 6.5" in out and text in out and "Hint:" in out, (key, value, out)
+    assert set(ch06.CLAIM_STATEMENTS) == {1, 2, 3, 4}
+
+
+def test_exercise_names_follow_the_notebook_numbering(capsys):
+    for check, number in ((ch06.check_first_instance_ceiling, "6.1"), (ch06.check_least_used, "6.2"),
+                          (ch06.check_lrua_write, "6.3"), (ch06.check_content_read, "6.4"),
+                          (ch06.check_family_claim, "6.5"), (ch06.check_meta_step, "6.6")):
+        check(None)
+        assert f"Exercise {number}:" in _out(capsys)

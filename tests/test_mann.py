@@ -16,7 +16,9 @@ from course_lib.algorithms.mann import (
 )
 from course_lib.data.label_delay import PrototypeSequenceSampler, delayed_one_hot
 from course_lib.experiments.label_delay import (
+    SANTORO_2016_TABLE1,
     DownsampleFlatten,
+    compare_with_published,
     evaluate_sequences,
     sequence_step,
 )
@@ -186,3 +188,18 @@ def test_read_and_write_functions_can_be_swapped():
         swapped = _model(key_strength=key_strength, read_fn=read, write_fn=write)
         assert torch.equal(swapped(x, delayed_one_hot(labels, 3)), reference(x, delayed_one_hot(labels, 3)))
     assert calls == {"read": 14, "write": 14}
+
+
+def test_published_comparison_pairs_the_same_presentations(capsys):
+    """Santoro et al. (2016), Table 1 has the 1st, 2nd, 3rd, 4th, 5th and 10th instance: our 4th and
+    10th presentations sit under 92.6 / 61.0 and 98.1 / 62.5."""
+    ours = {name: {"mean": torch.arange(1, 11) / 100.0, "ci": torch.zeros(10)} for name in ("MANN", "LSTM")}
+    rows = dict(compare_with_published(ours))
+    assert rows["MANN, this run"] == pytest.approx([1, 2, 3, 4, 5, 10])
+    assert rows["MANN, Santoro et al. 2016"][3] == 92.6 and rows["MANN, Santoro et al. 2016"][5] == 98.1
+    assert rows["LSTM, Santoro et al. 2016"][3] == 61.0 and rows["LSTM, Santoro et al. 2016"][5] == 62.5
+    assert SANTORO_2016_TABLE1["MANN"][0] == 36.4 and SANTORO_2016_TABLE1["LSTM"][0] == 24.4
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.split()[-6:] == ["1st", "2nd", "3rd", "4th", "5th", "10th"]
+    with pytest.raises(ValueError, match="10th"):
+        compare_with_published({"MANN": {"mean": torch.ones(5), "ci": torch.zeros(5)}})

@@ -2,8 +2,9 @@
 
 Exercises: 6.1 the best possible accuracy on a class's first presentation; 6.2-6.4 "Build it
 yourself" (the least-used weights, the LRUA write, the content-based read; checks in
-:mod:`course_lib.exercises.ch06_build`, re-exported here); 6.5 a "find the bug" on a model-based
-meta-learner that emits the weights of a learner.
+:mod:`course_lib.exercises.ch06_build`, re-exported here); 6.5 "what is wrong with this claim": a
+gradient-step learner labelled model-based; 6.6 a "find the bug" on a model-based meta-learner that
+emits the weights of a learner.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = [
     "check_least_used",
     "check_lrua_write",
     "check_content_read",
+    "CLAIM_STATEMENTS",
+    "check_family_claim",
     "LinearLearner",
     "WeightGenerator",
     "sample_linear_task",
@@ -63,7 +66,72 @@ def check_first_instance_ceiling(answer, n_way: int = 5) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Exercise 6.5: find the bug in a model-based meta-learner
+# Exercise 6.5: what is wrong with the claim "learner A (gradient steps) is model-based"?
+# ---------------------------------------------------------------------------------------------
+CLAIM_STATEMENTS = {
+    1: "Nothing is wrong: A contains a neural network, and any learner built on one is model-based.",
+    2: "A adapts by gradient steps on the support-set loss, so it is optimization-based; a model-based "
+       "learner adapts by a forward pass that reads the support set.",
+    3: "A is metric-based: it compares the query examples with the support set.",
+    4: "A would be model-based if it took a single gradient step instead of five.",
+}
+_FAMILY = {"A": "optimization", "B": "model", "C": "optimization", "D": "metric"}
+_WHY = {
+    "A": "A's adaptation is the loop torch.autograd.grad(support loss) -> params - lr * grad, "
+         "gradient descent on the support set: optimization-based. Every family computes its "
+         "predictions with a network, so 'it has a model' decides nothing",
+    "B": "B takes no gradient step at test time: one forward pass reads the support set "
+         "(encoder, then a mean) and emits the task's weights. Emitting weights is not "
+         "optimising them: B is model-based (a hypernetwork)",
+    "C": "C adapts only the head, but by gradient steps on the support loss (autograd.grad in its "
+         "loop), like ANIL: optimization-based. WHICH parameters adapt does not set the family, "
+         "HOW they adapt does",
+    "D": "D reads the support set in a forward pass, but the rule that uses it is fixed: squared "
+         "distance to the class means in a learned embedding. Only the embedding is meta-learned: "
+         "metric-based",
+}
+_WRONG_STATEMENT = {
+    1: "every family runs a neural network (MAML adapts one too); the family is decided by how the learner "
+       "adapts to the support set",
+    3: "A never measures a distance between query and support examples; it minimises the support loss",
+    4: "one gradient step is still a gradient step (MAML often takes one); the number of steps does not "
+       "change the family",
+}
+
+
+def _family(value) -> str | None:
+    text = str(value).lower().replace("optimisation", "optimization").replace("memory", "model")
+    found = [f for f in ("optimization", "metric", "model") if f in text]
+    return found[0] if len(found) == 1 else None
+
+
+def check_family_claim(answer) -> bool:
+    """Exercise 6.5: ``{"A".."D": "optimization" | "model" | "metric", "statement": 1..4}``."""
+    name = "Exercise 6.5"
+    hint = ("ask what happens at test time when a new support set arrives: gradient steps on its loss "
+            "(optimization), a fixed distance rule in a learned embedding (metric), or a network's forward "
+            "pass that reads it and produces the predictor (model)")
+    if answer is None or all(answer.get(k) is None for k in (*_FAMILY, "statement")):
+        return not_attempted(name, hint)
+    for learner, right in _FAMILY.items():
+        given = _family(answer.get(learner))
+        if given is None:
+            return check_true(name, False, hint, failure=f"learner {learner}: answer 'optimization', 'model' "
+                                                         f"or 'metric', got {answer.get(learner)!r}")
+        if given != right:
+            return check_true(name, False, hint,
+                              failure=f"learner {learner} is not {given}-based: {_WHY[learner]}")
+    statement = answer.get("statement")
+    statement = int(statement) if str(statement).strip() in {"1", "2", "3", "4"} else statement
+    if statement in _WRONG_STATEMENT:
+        return check_true(name, False, hint, failure=f"statement {statement}: {_WRONG_STATEMENT[statement]}")
+    return check_true(name, statement == 2, hint, failure=f"choose one statement, 1 to 4, got {statement!r}",
+                      success="a gradient-step learner is optimization-based, whatever network it adapts; "
+                              "model-based learners adapt by a forward pass over the support set")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 6.6: find the bug in a model-based meta-learner
 # ---------------------------------------------------------------------------------------------
 class LinearLearner(nn.Module):
     """The learner: a single linear unit ``y = w x + b`` (its weights come from outside)."""
@@ -186,8 +254,8 @@ def show_bug_symptoms(steps: int = 100) -> dict[str, object]:
 
 
 def check_meta_step(fn, steps: int = 400) -> bool:
-    """Exercise 6.5: ``fn(learner, generator_net, optimizer, task) -> float`` (the query loss)."""
-    name = "Exercise 6.5"
+    """Exercise 6.6: ``fn(learner, generator_net, optimizer, task) -> float`` (the query loss)."""
+    name = "Exercise 6.6"
     hint = ("call the learner through torch.func.functional_call(learner, weights, (query_x,)), "
             "compute loss = F.mse_loss(prediction, query_y) and call loss.backward()")
     if fn is None:

@@ -114,6 +114,39 @@ def evaluate_sequences(model: nn.Module, sampler, episodes: int,
             "loss": torch.tensor(total_loss / n)}
 
 
+# Santoro et al. (2016), Table 1: test accuracy (%) on 5-way Omniglot episodes (one-hot labels) after
+# 100,000 training episodes, on the 1st, 2nd, 3rd, 4th, 5th and 10th presentation of a class.
+SANTORO_2016_INSTANCES = (1, 2, 3, 4, 5, 10)
+SANTORO_2016_TABLE1 = {"MANN": (36.4, 82.8, 91.0, 92.6, 94.9, 98.1),
+                       "LSTM": (24.4, 49.5, 55.3, 61.0, 63.6, 62.5)}
+
+
+def compare_with_published(results: dict[str, dict[str, torch.Tensor]],
+                           instances: tuple[int, ...] = SANTORO_2016_INSTANCES,
+                           ) -> list[tuple[str, list[float]]]:
+    """Print our per-instance accuracies under the published ones, column by column, and return the rows.
+
+    ``results``: ``{"MANN": evaluate_sequences(...), "LSTM": ...}``; column ``i`` of a measured row is
+    ``100 * results[name]["mean"][i - 1]`` (the ``i``-th presentation). Rows: ``(label, [% per instance])``.
+    """
+    rows = []
+    for name, res in results.items():
+        if max(instances) > len(res["mean"]):
+            raise ValueError(f"{name}: episodes have {len(res['mean'])} presentations per class, "
+                             f"the table needs the {max(instances)}th")
+        rows.append((f"{name}, this run", [100 * float(res["mean"][i - 1]) for i in instances],
+                     [100 * float(res["ci"][i - 1]) for i in instances]))
+        if name in SANTORO_2016_TABLE1 and tuple(instances) == SANTORO_2016_INSTANCES:
+            rows.append((f"{name}, Santoro et al. 2016", list(SANTORO_2016_TABLE1[name]), None))
+    ordinal = {1: "1st", 2: "2nd", 3: "3rd"}
+    columns = "".join(f"{ordinal.get(i, f'{i}th'):>13s}" for i in instances)
+    print(f"{'accuracy (%) on the presentation':34s}{columns}")
+    for label, values, ci in rows:
+        cells = [f"{v:5.1f} ± {h:4.1f}" if ci else f"{v:5.1f}       " for v, h in zip(values, ci or values)]
+        print((f"{label:34s}" + "".join(f"{c:>13s}" for c in cells)).rstrip())
+    return [(label, values) for label, values, _ in rows]
+
+
 def plot_per_instance(results: dict[str, dict[str, torch.Tensor]], n_way: int | None = None, ax=None):
     """Accuracy against presentation number (1st, 2nd, ...), one line per model, with 95 % CIs.
 
