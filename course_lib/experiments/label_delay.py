@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from course_lib.algorithms.mann import MemoryTrace
 from course_lib.data.label_delay import SequenceBatch
+from course_lib.metrics import t_quantile
 
 
 def per_instance_accuracy(logits: torch.Tensor, labels: torch.Tensor, instance: torch.Tensor,
@@ -88,7 +89,7 @@ def evaluate_sequences(model: nn.Module, sampler, episodes: int,
 
     ``model(inputs, prev_labels [B,T,N]) -> logits [B,T,N]`` (inputs as the sampler gives them). Returns
     ``{"mean": [K], "ci": [K], "per_episode": [episodes, K], "loss": []}`` where ``ci`` is the 95 %
-    half width (1.96 std / sqrt(episodes)) over episodes, ``K = instances_per_class`` and ``loss`` is
+    half width (Student-t quantile x std / sqrt(episodes), as ``metrics.mean_ci``) over episodes, ``K = instances_per_class`` and ``loss`` is
     the :func:`sequence_loss` (cross-entropy per step) averaged over all episodes.
     """
     if episodes < 1:
@@ -109,7 +110,7 @@ def evaluate_sequences(model: nn.Module, sampler, episodes: int,
     model.train(was_training)
     per_episode = torch.cat(rows).cpu()
     n = per_episode.shape[0]
-    ci = 1.96 * per_episode.std(0, unbiased=True) / n ** 0.5 if n > 1 else torch.zeros(k)
+    ci = t_quantile(0.975, n - 1) * per_episode.std(0, unbiased=True) / n ** 0.5 if n > 1 else torch.zeros(k)
     return {"mean": per_episode.mean(0), "ci": ci, "per_episode": per_episode,
             "loss": torch.tensor(total_loss / n)}
 
