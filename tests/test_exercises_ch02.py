@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from course_lib.adaptation import SGD
 from course_lib.algorithms import maml
 from course_lib.analysis import linear_maml
 from course_lib.exercises import ch02
@@ -64,7 +65,8 @@ def library_meta_loss(model, params, batch, loss_fn, inner_lr, inner_steps, firs
 def test_meta_loss_check_accepts_the_reference_and_the_library(capsys):
     assert ch02.check_meta_loss(make_meta_loss())
     assert ch02.check_meta_loss(library_meta_loss)
-    assert capsys.readouterr().out.count("Correct!") == 2
+    out = capsys.readouterr().out
+    assert out.count("Correct!") == 2 and out.count("Exercise 2.6 (build it yourself)") == 2
 
 
 def test_meta_loss_check_not_attempted(capsys):
@@ -138,13 +140,84 @@ def test_linear_meta_gradient_check(capsys):
     assert ch02.check_linear_meta_gradient(None) is False
 
 
-def test_fomaml_ratio_and_take_batches_checks(capsys):
-    assert ch02.check_fomaml_error_ratio(2.0)
-    assert not ch02.check_fomaml_error_ratio(4.0)
-    assert "quadratic" in capsys.readouterr().out
+def test_fomaml_ratio_check_accepts_the_leading_order_for_any_chosen_factor(capsys):
+    for divide_by in (2, 10, 0.5, 3.0):
+        assert ch02.check_fomaml_error_ratio(divide_by, divide_by)
+    out = capsys.readouterr().out
+    assert out.count("Correct!") == 4 and "measured on linear tasks" in out
+    assert ch02.check_fomaml_error_ratio(None, None) is False
+    assert "not attempted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("divide_by, predicted, problem", [
+    (2, 4, "quadratic in alpha"),
+    (10, 100, "quadratic in alpha"),
+    (2, 1, "does not depend on alpha"),
+    (2, 0.5, "GROWS when alpha shrinks"),
+    (4, 2, "alpha ** 0.5"),
+    (1, 1, "changes alpha clearly"),
+    (2, -2, "a ratio of two errors is positive"),
+])
+def test_fomaml_ratio_check_names_typical_mistakes_without_giving_the_number(capsys, divide_by, predicted, problem):
+    assert ch02.check_fomaml_error_ratio(divide_by, predicted) is False
+    out = capsys.readouterr().out
+    assert problem in out and "✗" in out
+    hint = out.split("Hint:")[1]
+    assert "proportional" not in hint and "linear in alpha" not in hint and "ratio is" not in hint
+
+
+def test_take_batches_check(capsys):
     assert ch02.check_take_batches(lambda s, n: list(s[:n]))
     assert not ch02.check_take_batches(lambda s, n: [next(iter(s)) for _ in range(n)])
     assert ch02.check_take_batches(None) is False
+
+
+def shared_rate(model, learning_rate=1e-3):
+    """The seed articles' set-up: one learning rate for the inner SGD step and the outer Adam step."""
+    return SGD(learning_rate), torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+
+def two_rates(inner_default=0.01, meta_default=1e-3, swap=False, inner_as_float=False):
+    """A fixed set-up with the given defaults; ``swap`` plants the routing mistake."""
+
+    def make_maml_training(model, inner_lr=inner_default, meta_lr=meta_default):
+        inner, outer = (meta_lr, inner_lr) if swap else (inner_lr, meta_lr)
+        return (inner if inner_as_float else SGD(inner)), torch.optim.Adam(model.parameters(), lr=outer)
+
+    return make_maml_training
+
+
+def test_two_learning_rates_check_accepts_a_fix(capsys):
+    assert ch02.check_two_learning_rates(two_rates())
+    assert ch02.check_two_learning_rates(two_rates(0.02, 5e-4, inner_as_float=True))
+    assert capsys.readouterr().out.count("Correct!") == 2
+    assert ch02.check_two_learning_rates(None) is False
+    assert ch02.check_two_learning_rates(lambda model, learning_rate=1e-3: None) is False
+    assert capsys.readouterr().out.count("not attempted") == 2
+
+
+@pytest.mark.parametrize("fn, problem", [
+    (shared_rate, "a single rate still sets both steps"),
+    (lambda model, learning_rate=0.01: shared_rate(model, learning_rate), "a single rate still sets both steps"),
+    (two_rates(1e-3, 1e-3), "one number for two different jobs is the bug"),
+    (two_rates(swap=True), "the two rates are swapped"),
+    (two_rates(1e-3, 3e-4), "the inner loop barely adapts"),
+    (two_rates(0.4, 1e-3), "go UP on some tasks"),
+    (two_rates(0.01, 0.05), "one Adam step jumps"),
+    (two_rates(0.01, 1e-7), "one Adam step crawls"),
+    (lambda model, inner_lr, meta_lr: None, "give every argument after `model` a default value"),
+])
+def test_two_learning_rates_check_names_typical_mistakes(capsys, fn, problem):
+    assert ch02.check_two_learning_rates(fn) is False
+    out = capsys.readouterr().out
+    assert problem in out and "✗" in out and "different jobs" in out
+
+
+def test_step_size_report_shows_that_no_single_rate_fits_both_jobs(capsys):
+    small, large = ch02.step_size_report(shared_rate), ch02.step_size_report(shared_rate, learning_rate=0.03)
+    assert small["support_drop"] < 0.02 and large["support_drop"] > 0.02
+    assert small["outer_step_vs_weight"] <= 0.1 < large["outer_step_vs_weight"]
+    assert capsys.readouterr().out.count("inner SGD step") == 2
 
 
 def test_differentiable_adapt_check(capsys):

@@ -1,25 +1,37 @@
-"""Checks for chapter 02 (MAML): the linear meta-gradient, FOMAML's error, two "find the bug" exercises,
-and "build it yourself": the learner's MAML meta-loss against :func:`course_lib.algorithms.maml.meta_loss`."""
+"""Checks for chapter 02 (MAML).
+
+Exercises: 2.1 the closed-form meta-gradient of linear regression; 2.2 predict how FOMAML's error
+scales with the inner step size; 2.3 a differentiable inner step (after the deepcopy "find the bug");
+2.4 find the bug: a shadowed builtin; 2.5 find the bug: one learning rate for the inner SGD step and
+the outer Adam step; 2.6 "Build it yourself": MAML's meta-loss. The checks of the learner's own inner
+step and meta-loss (2.3, 2.6) live in :mod:`course_lib.exercises.ch02_build`, re-exported here.
+"""
 
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from course_lib.adaptation import adapt, task_loss
-from course_lib.algorithms import maml
 from course_lib.analysis import linear_maml
-from course_lib.data.episodes import TaskBatch
-from course_lib.exercises._core import _compare, _correct, _wrong, check_close, check_function, not_attempted
+from course_lib.data.sinusoid import SinusoidTaskFamily
+from course_lib.exercises._core import _correct, _wrong, check_function, not_attempted
+from course_lib.exercises.ch02_build import (
+    check_differentiable_adapt,
+    check_meta_loss,
+    meta_gradient_of,
+    meta_loss_cases,
+)
 from course_lib.nets import MLP
 
 __all__ = ["adapt_by_copy", "buggy_take_batches", "check_differentiable_adapt", "check_fomaml_error_ratio",
-           "check_linear_meta_gradient", "check_meta_loss", "check_take_batches", "meta_gradient_of",
-           "meta_loss_cases"]
+           "check_linear_meta_gradient", "check_meta_loss", "check_take_batches", "check_two_learning_rates",
+           "meta_gradient_of", "meta_loss_cases", "step_size_report"]
 
 
 # ---------------------------------------------------------------- Exercise 2.1
@@ -47,17 +59,52 @@ def check_linear_meta_gradient(fn) -> bool:
 
 
 # ---------------------------------------------------------------- Exercise 2.2
-def check_fomaml_error_ratio(answer) -> bool:
-    """FOMAML's dropped term is ``-alpha A_s (...)``: halving ``alpha`` roughly halves the error (ratio 2)."""
-    hint = ("the dropped term is alpha * A_s (A_q w' - b_q); w' changes only a little with alpha, so the "
-            "term is proportional to alpha")
-    if answer is not None and abs(float(answer) - 4.0) < 0.3:
-        return _wrong("Exercise 2.2", "4 would mean the error is quadratic in alpha; look at the formula: "
-                      "one factor of alpha", hint)
-    return check_close("Exercise 2.2", answer, 2.0, rtol=0.1, hint=hint)
+def _fomaml_relative_error(alpha: float) -> float:
+    """Relative error of the first-order meta-gradient on a fixed batch of 8 linear-regression tasks."""
+    xs, ys, xq, yq, w = linear_maml.random_linear_tasks(8, 5, 10, 4, generator=torch.Generator().manual_seed(22))
+    exact = linear_maml.meta_gradient(w, xs, ys, xq, yq, alpha).mean(0)
+    first = linear_maml.meta_gradient(w, xs, ys, xq, yq, alpha, first_order=True).mean(0)
+    return float((first - exact).norm() / exact.norm())
 
 
-# ---------------------------------------------------------------- Exercise 2.3 (after a find-the-bug demo)
+def check_fomaml_error_ratio(divide_by, predicted_ratio) -> bool:
+    """``predicted_ratio`` = error(alpha) / error(alpha / divide_by) for small alpha (leading order).
+
+    The dropped term is ``alpha A_s (A_q w' - b_q)``: one factor of alpha, so the ratio is ``divide_by``.
+    The learner picks ``divide_by`` (any positive factor at least 1.5 away from 1 in either direction).
+    """
+    name = "Exercise 2.2"
+    hint = ("subtract FOMAML's gradient (A_q w' - b_q) from the exact one (I - alpha A_s)(A_q w' - b_q) of "
+            "section 2 and count the factors of alpha in the difference as alpha -> 0 (w' -> w); the relative "
+            "error divides that difference by the exact gradient, which does not vanish")
+    if divide_by is None or predicted_ratio is None:
+        return not_attempted(name, hint)
+    c, r = float(divide_by), float(predicted_ratio)
+    if not (c > 0 and abs(math.log(c)) >= math.log(1.5)):
+        return _wrong(name, f"divide_by={divide_by!r}: pick a positive factor that changes alpha clearly "
+                      "(at least 1.5 times smaller or larger)", hint)
+    if not r > 0:
+        return _wrong(name, f"predicted_ratio={predicted_ratio!r}: a ratio of two errors is positive", hint)
+    order = math.log(r) / math.log(c)  # the prediction says: error ~ alpha ** order
+    measured = _fomaml_relative_error(0.01) / _fomaml_relative_error(0.01 / c)
+    if abs(order - 1) < 0.1:
+        return _correct(name, f"the error is proportional to alpha; measured on linear tasks, dividing alpha = "
+                        f"0.01 by {c:g} divides the error by {measured:.3g}")
+    if abs(order - 2) < 0.2:
+        problem = ("your ratio says the error is quadratic in alpha (ratio = divide_by squared): count the "
+                   "powers of alpha in the dropped term again, to leading order")
+    elif abs(order) < 0.1:
+        problem = ("your ratio says the error does not depend on alpha: look at what the dropped term is "
+                   "multiplied by")
+    elif abs(order + 1) < 0.1:
+        problem = ("your ratio says the error GROWS when alpha shrinks: the ratio asked is error(alpha) / "
+                   "error(alpha / divide_by)")
+    else:
+        problem = f"your ratio says the error grows like alpha ** {order:.2g}; derive the power from the formula"
+    return _wrong(name, problem, hint)
+
+
+# ---------------------------------------------------------------- before Exercise 2.3: find the bug
 def adapt_by_copy(model: nn.Module, support_x, support_y, inner_lr: float, inner_steps: int = 1) -> nn.Module:
     """A BUGGY inner loop (the kind found in many tutorials): deep-copy the model, step an optimizer.
 
@@ -71,65 +118,6 @@ def adapt_by_copy(model: nn.Module, support_x, support_y, inner_lr: float, inner
         F.mse_loss(learner(support_x), support_y).backward()
         optimizer.step()
     return learner
-
-
-def meta_gradient_of(model: nn.Module, adapted, query_x, query_y) -> dict:
-    """``{name: grad or None}`` of the query loss of ``adapted`` (module or params dict) w.r.t. ``model``."""
-    for p in model.parameters():
-        p.grad = None
-    if isinstance(adapted, nn.Module):
-        prediction = adapted(query_x)
-    else:
-        prediction = functional_call(model, adapted, (query_x,))
-    loss = F.mse_loss(prediction, query_y)
-    if loss.requires_grad:
-        loss.backward()
-    return {n: (None if p.grad is None else p.grad.clone()) for n, p in model.named_parameters()}
-
-
-def _regression_case(seed=22):
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(1, 20), nn.Tanh(), nn.Linear(20, 1))
-    x = torch.rand(20, 1, generator=g) * 10 - 5
-    y = 3 * torch.sin(x - 1.0)
-    return model, x[:10], y[:10], x[10:], y[10:]
-
-
-def check_differentiable_adapt(fn) -> bool:
-    """``fn(model, params, support_x, support_y, inner_lr) -> params dict`` after ONE differentiable step."""
-    name = "Exercise 2.3"
-    hint = ("compute grads = torch.autograd.grad(loss, list(params.values()), create_graph=True) and return "
-            "{n: p - inner_lr * g for (n, p), g in zip(params.items(), grads)}; no deepcopy, no optimizer")
-    if fn is None:
-        return not_attempted(name, hint)
-    model, sx, sy, qx, qy = _regression_case()
-    try:
-        phi = fn(model, dict(model.named_parameters()), sx, sy, 0.01)
-    except Exception as err:
-        return _wrong(name, f"calling it raised {type(err).__name__}: {err}", hint)
-    if phi is None:
-        return not_attempted(name, hint)
-    if isinstance(phi, nn.Module):
-        return _wrong(name, "it returns a module; return the adapted parameters as a dict", hint)
-    reference = adapt(model, dict(model.named_parameters()), sx, sy, loss_fn=F.mse_loss, update=0.01)
-    for n, p in reference.items():
-        if n not in phi or phi[n].shape != p.shape or not torch.allclose(phi[n], p, atol=1e-6):
-            return _wrong(name, f"the adapted value of {n!r} is not one SGD step on the support MSE", hint)
-    grads = meta_gradient_of(model, phi, qx, qy)
-    if any(g is None for g in grads.values()):
-        return _wrong(name, "the meta-gradient is None: the adapted parameters are cut off from the model's "
-                      "parameters (detach/clone/deepcopy/no_grad somewhere?)", hint)
-    batch = TaskBatch(sx[None], sy[None], qx[None], qy[None])
-    expected = maml.meta_gradient(model, batch, loss_fn=F.mse_loss, inner_lr=0.01)
-    first_order = maml.meta_gradient(model, batch, loss_fn=F.mse_loss, inner_lr=0.01, first_order=True)
-    for n, g in grads.items():
-        if not torch.allclose(g, expected[n], rtol=1e-4, atol=1e-6):
-            if torch.allclose(g, first_order[n], atol=1e-6):
-                return _wrong(name, "the gradient is the first-order one: the inner gradient needs "
-                              "create_graph=True for the Hessian term", hint)
-            return _wrong(name, f"the meta-gradient of {n!r} differs from MAML's", hint)
-    return _correct(name, "the query loss now has a path back to the initial parameters")
 
 
 # ---------------------------------------------------------------- Exercise 2.4 (find the bug)
@@ -152,142 +140,106 @@ def check_take_batches(fn) -> bool:
                           hint=hint) if fn is not None else not_attempted(name, hint)
 
 
-# ---------------------------------------------------------------- Build it yourself: the MAML meta-loss
-class _Rule:
-    """A (wrong) inner update ``step(name, p, g) -> new p`` for :func:`adapt`, to recognise mistakes."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def init(self, params):
-        return None
-
-    def __call__(self, params, grads, state):
-        return {n: self.step(n, p, grads[n]) for n, p in params.items()}, state
+# ---------------------------------------------------------------- Exercise 2.5 (find the bug)
+def _probe(seed: int = 0):
+    """The chapter's sinusoid MLP (1-40-40-1, untrained) and 25 tasks with 10 support points each."""
+    with torch.random.fork_rng():  # leave the notebook's random state alone
+        torch.manual_seed(seed)
+        model = MLP((1, 40, 40, 1))
+    batch = SinusoidTaskFamily().sample_batch(25, 10, 10, torch.Generator().manual_seed(seed + 1))
+    return model, batch
 
 
-def _variant(model, params, batch, update, steps: int, on_query: bool = True) -> torch.Tensor:
-    """Mean over tasks of the loss after ``steps`` steps of ``update`` (0 = no adaptation), no graph."""
-    losses = []
-    with torch.no_grad():
-        for i in range(batch.support_x.shape[0]):
-            sx, sy = batch.support_x[i], batch.support_y[i]
-            phi = params if not steps else adapt(model, params, sx, sy, loss_fn=F.mse_loss, steps=steps,
-                                                 update=update)
-            x, y = (batch.query_x[i], batch.query_y[i]) if on_query else (sx, sy)
-            losses.append(task_loss(model, phi, x, y, F.mse_loss))
-    return torch.stack(losses).mean()
+def _rates_of(pair):
+    """``(inner step size, outer Adam optimizer)`` from the ``(inner_update, outer_optimizer)`` pair."""
+    inner_update, optimizer = pair
+    inner = float(getattr(inner_update, "lr", inner_update))
+    if not isinstance(optimizer, torch.optim.Adam):
+        raise TypeError(f"the outer optimizer should stay torch.optim.Adam, got {type(optimizer).__name__}")
+    return inner, optimizer
 
 
-def meta_loss_cases(seed: int = 25) -> list[tuple]:
-    """Test cases ``(model, batch, inner_lr, inner_steps, first_order)``: a float64 2-16-1 tanh MLP and
-    4 regression tasks (``support_x [4, 5, 2]``, ``query_x [4, 8, 2]``); second/first order, 1/2 steps."""
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = MLP((2, 16, 1), activation=nn.Tanh).double()
-    cases = []
-    for inner_steps, first_order in [(1, False), (2, False), (1, True), (2, True)]:
-        x = torch.rand(4, 13, 2, generator=g, dtype=torch.float64) * 4 - 2
-        w = torch.randn(4, 2, 1, generator=g, dtype=torch.float64)
-        y = 2 * torch.sin(x @ w) + 0.5 * torch.randn(4, 1, 1, generator=g, dtype=torch.float64)
-        batch = TaskBatch(x[:, :5], y[:, :5], x[:, 5:], y[:, 5:])
-        cases.append((model, batch, 0.3, inner_steps, first_order))
-    return cases
+def step_size_report(make_training, verbose: bool = True, **rates) -> dict:
+    """Measure what one inner step and one outer step of ``make_training(model, **rates)`` do.
 
-
-def _diagnose_value(value, model, theta, batch, lr, steps, reference) -> str | None:
-    """Name the typical mistake whose meta-loss equals ``value``; None if none does."""
-    tasks = batch.support_x.shape[0]
-    mistakes = [
-        (tasks * reference, f"it is the SUM of the {tasks} task losses: average over the tasks (.mean())"),
-        (_variant(model, theta, batch, lr, steps, on_query=False),
-         "it is the SUPPORT loss after adaptation: MAML scores the adapted parameters on the QUERY set"),
-        (_variant(model, theta, batch, _Rule(lambda n, p, g: p + lr * g), steps),
-         "the inner step goes UP the support loss: phi = p - inner_lr * g (a minus sign)"),
-        (_variant(model, theta, batch, lr, 0), "it is the query loss BEFORE adaptation: no inner step used"),
-    ]
-    if steps > 1:
-        mistakes += [
-            (_variant(model, theta, batch, lr, 1), f"only ONE inner step was taken, {steps} were asked"),
-            (_variant(model, theta, batch, _Rule(lambda n, p, g: theta[n] - lr * g), steps),
-             "every step restarts from params: step j+1 must start from phi_j, the result of step j"),
-        ]
-    return next((message for loss, message in mistakes if _compare(value, loss, 1e-6, 1e-9) is None), None)
-
-
-def _meta_gradient(loss, theta) -> tuple[torch.Tensor, list[str]]:
-    """``d loss / d theta`` flattened (zeros where there is no path), and the names with no path."""
-    grads = torch.autograd.grad(loss, list(theta.values()), allow_unused=True) if loss.requires_grad else None
-    grads = grads or [None] * len(theta)
-    flat = [(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, theta.values())]
-    flat = torch.cat(flat)
-    return flat, [n for n, g in zip(theta, grads) if g is None]
-
-
-def _check_meta_loss_case(fn, case, label: str) -> str | None:
-    """What is wrong with ``fn`` on one test case (None: value and meta-gradient are right)."""
-    model, batch, lr, steps, first_order = case
-    theta = {n: p.detach().clone().requires_grad_(True) for n, p in model.named_parameters()}
-    before = {n: p.detach().clone() for n, p in theta.items()}
-    value = fn(model, theta, batch, F.mse_loss, lr, steps, first_order=first_order)
-    if value is None:
-        return "it returned None (forgot a `return`?)"
-    if any(not torch.equal(theta[n].detach(), before[n]) for n in theta):
-        return ("it changed params in place: build NEW tensors phi = {n: p - inner_lr * g}; never "
-                "p.data -= ..., p.sub_(...) or optimizer.step() on the initialisation")
-    if not isinstance(value, torch.Tensor):
-        return (f"it returned a {type(value).__name__}: return the loss TENSOR (no .item()), the outer step "
-                "needs its graph")
-    if value.numel() == batch.support_x.shape[0] > 1:
-        return f"it returned one loss per task (shape {list(value.shape)}): average them (.mean())"
-    settings = {"loss_fn": F.mse_loss, "inner_lr": lr, "inner_steps": steps}
-    reference = maml.meta_loss(model, theta, batch, first_order=first_order, **settings)
-    problem = _compare(value, reference, rtol=1e-6, atol=1e-9, what="the meta-loss")
-    if problem is not None:
-        return f"{label}: " + (_diagnose_value(value, model, theta, batch, lr, steps, reference) or problem)
-    grad, missing = _meta_gradient(value, theta)
-    if missing:
-        return (f"{label}: the meta-gradient w.r.t. params is None for "
-                f"{missing if len(missing) < len(theta) else 'all of them'}: the query loss has no path back "
-                "to params (copy.deepcopy, model(x) instead of functional_call(model, phi, (x,)), .detach() "
-                "or torch.no_grad() on phi). Even first-order MAML keeps phi = params - inner_lr * g; only g "
-                "is a constant")
-    expected = _meta_gradient(reference, theta)[0]
-    if _compare(grad, expected, 1e-5, 1e-9) is None:
-        return None
-    other = maml.meta_loss(model, theta, batch, first_order=not first_order, **settings)
-    other = _meta_gradient(other, theta)[0]
-    if _compare(grad, other, 1e-5, 1e-9) is None and first_order:
-        return (f"{label}: the meta-gradient is the SECOND-order one although first_order=True was asked: "
-                "take the inner gradients with create_graph=not first_order")
-    if _compare(grad, other, 1e-5, 1e-9) is None:
-        return (f"{label}: the meta-gradient is the FIRST-order one although second order was asked: the "
-                "Hessian term is missing. Take the inner gradients with torch.autograd.grad(..., "
-                "create_graph=True) and do not detach them")
-    return f"{label}: the value is right but " + _compare(grad, expected, 1e-5, 1e-9, "the meta-gradient")
-
-
-def check_meta_loss(fn) -> bool:
-    """``fn(model, params, batch, loss_fn, inner_lr, inner_steps, first_order=False) -> scalar``.
-
-    Compares the value and the meta-gradient w.r.t. ``params`` with :func:`maml.meta_loss` on
-    :func:`meta_loss_cases`; names the typical mistakes. Returns True when both match everywhere.
+    ``make_training(model, ...) -> (inner_update, outer_optimizer)``. On the untrained sinusoid MLP:
+    the relative drop of the support loss after one inner step (mean and worst of 25 tasks) and the
+    median size of one Adam step relative to the median size of a weight.
     """
-    name = "Build it yourself: my_meta_loss"
-    hint = ("per task: phi = params; inner_steps times phi = {n: p - inner_lr * g}, g the gradients of the "
-            "SUPPORT loss (create_graph=not first_order); then the QUERY loss of phi; the mean over tasks")
+    model, batch = _probe()
+    inner, optimizer = _rates_of(make_training(model, **rates))
+    theta = {n: p.detach().clone() for n, p in model.named_parameters()}
+    drops = []
+    with torch.no_grad():
+        for sx, sy in zip(batch.support_x, batch.support_y):
+            before = task_loss(model, theta, sx, sy, F.mse_loss)
+            after = task_loss(model, adapt(model, theta, sx, sy, loss_fn=F.mse_loss, update=inner), sx, sy, F.mse_loss)
+            drops.append(float(1 - after / before))
+    for p in model.parameters():  # Adam's first step has the same size for any nonzero gradient
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    moved = torch.cat([(p.detach() - theta[n]).abs().reshape(-1) for n, p in model.named_parameters()])
+    size = torch.cat([t.abs().reshape(-1) for t in theta.values()])
+    report = {"inner_lr": inner, "outer_lr": optimizer.param_groups[0]["lr"], "support_drop": sum(drops) / len(drops),
+              "worst_drop": min(drops), "outer_step_vs_weight": float(moved.median() / size.median())}
+    if verbose:
+        print(f"inner SGD step, lr={report['inner_lr']:g}: one step lowers the support loss by "
+              f"{100 * report['support_drop']:.1f} % on average (worst of 25 tasks: {100 * report['worst_drop']:.1f} %)")
+        print(f"outer Adam step, lr={report['outer_lr']:g}: one step moves a weight by "
+              f"{100 * report['outer_step_vs_weight']:.2g} % of a typical weight's size")
+    return report
+
+
+def check_two_learning_rates(fn) -> bool:
+    """``fn(model, inner_lr=..., meta_lr=...) -> (inner_update, outer Adam)``, each rate fit for its own job.
+
+    Routing: called with two different rates, the inner rule must use ``inner_lr`` and Adam ``meta_lr``.
+    Defaults: one inner step must lower the support loss by at least 2 % on average and on no task raise
+    it; one Adam step must move a weight by between 0.01 % and 10 % of a typical weight's size.
+    """
+    name = "Exercise 2.5"
+    hint = ("the two rates do different jobs. The inner rate multiplies the RAW support gradient in one plain "
+            "SGD step that must adapt the network by itself; Adam divides the gradient by its running RMS, so "
+            "its rate is about how far EVERY weight moves per meta-step, over thousands of meta-steps. Choose "
+            "each for its own job: ch02.step_size_report(fn, inner_lr=..., meta_lr=...) measures both")
     if fn is None:
         return not_attempted(name, hint)
-    for i, case in enumerate(meta_loss_cases()):
-        label = f"test case {i} ({case[3]} inner step(s), {'first' if case[4] else 'second'} order)"
-        try:
-            problem = _check_meta_loss_case(fn, case, label)
-        except NotImplementedError:
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    if any(p.default is inspect.Parameter.empty for p in params):
+        return _wrong(name, "give every argument after `model` a default value: your choice for the chapter's "
+                      "sinusoid problem (the check calls fn(model))", hint)
+    try:
+        if fn(_probe()[0]) is None:
             return not_attempted(name, hint)
-        except Exception as err:  # report the learner's error instead of raising it in the check cell
-            return _wrong(name, f"{label} raised {type(err).__name__}: {err}", hint)
-        if problem is not None:
-            first_stub = i == 0 and problem.startswith("it returned None")
-            return not_attempted(name, hint) if first_stub else _wrong(name, problem, hint)
-    return _correct(name, "value and meta-gradient match maml.meta_loss (second and first order, 1 and 2 "
-                          "inner steps)")
+        names = [p.name for p in params]
+        if "inner_lr" not in names or "meta_lr" not in names:
+            return _wrong(name, f"it takes {names}: a single rate still sets both steps. Take the two step sizes "
+                          "as separate arguments `inner_lr` and `meta_lr`", hint)
+        inner, optimizer = _rates_of(fn(_probe()[0], inner_lr=0.02, meta_lr=7e-4))
+        report = step_size_report(fn, verbose=False)
+    except Exception as err:  # report the learner's error instead of raising it in the check cell
+        return _wrong(name, f"calling it raised {type(err).__name__}: {err}", hint)
+    outer = optimizer.param_groups[0]["lr"]
+    if (inner, outer) == (7e-4, 0.02):
+        return _wrong(name, "the two rates are swapped: inner_lr must go to the inner SGD rule, meta_lr to Adam", hint)
+    if (inner, outer) != (0.02, 7e-4):
+        return _wrong(name, f"called with inner_lr=0.02 and meta_lr=0.0007 the inner rule uses {inner:g} and Adam "
+                      f"{outer:g}: each rate must reach its own optimizer", hint)
+    inner, outer = report["inner_lr"], report["outer_lr"]
+    if inner == outer:
+        return _wrong(name, f"both defaults are {inner:g}: one number for two different jobs is the bug", hint)
+    if report["worst_drop"] < 0:
+        return _wrong(name, f"with inner_lr={inner:g} one inner step makes the support loss go UP on some tasks "
+                      f"(on the worst it is {1 - report['worst_drop']:.3g} times higher): the raw-gradient step "
+                      "overshoots", hint)
+    if report["support_drop"] < 0.02:
+        return _wrong(name, f"with inner_lr={inner:g} one inner step lowers the support loss by only "
+                      f"{100 * report['support_drop']:.2g} %: the inner loop barely adapts, and MAML degenerates "
+                      "into training one network for the average task", hint)
+    if not 1e-4 <= report["outer_step_vs_weight"] <= 0.1:
+        size = "jumps" if report["outer_step_vs_weight"] > 0.1 else "crawls"
+        return _wrong(name, f"with meta_lr={outer:g} one Adam step {size}: it moves a weight by "
+                      f"{100 * report['outer_step_vs_weight']:.2g} % of a typical weight's size", hint)
+    return _correct(name, f"inner_lr={inner:g} (one step lowers the support loss by "
+                    f"{100 * report['support_drop']:.0f} %) and meta_lr={outer:g} (one Adam step moves a weight "
+                    f"by {100 * report['outer_step_vs_weight']:.2g} % of its size): two step sizes, two jobs")
