@@ -8,9 +8,10 @@ chapter 07 all adapt the same way and differ only in *what* they adapt and *how*
     phi_{j+1}, s_{j+1} = update(phi_j, g_j, s_j)      j = 0 .. steps-1
 
 ``update`` is a swappable rule: :class:`SGD` (``phi - lr * g``, MAML and Reptile),
-:class:`PerParameterSGD` (``phi - alpha * g`` with a learned ``alpha`` per entry, Meta-SGD) or a
-learned network (``course_lib.algorithms.learned_optimizer.LearnedUpdate``); ``s`` is the rule's
-state (``None`` for the stateless ones).
+:class:`PerParameterSGD` (``phi - alpha * g`` with a learned ``alpha`` per entry, Meta-SGD),
+:class:`Adam` (Nichol et al.'s inner loop for Reptile) or a learned network
+(``course_lib.algorithms.learned_optimizer.LearnedUpdate``); ``s`` is the rule's state (``None`` for
+the stateless ones). With ``minibatches=True`` step ``j`` uses its own minibatch ``support_x[j]``.
 
 Everything is a pure function of a **parameter dict** ``{name: tensor}``: the model is only used as
 an architecture through :func:`torch.func.functional_call`, so nothing is copied or mutated and the
@@ -41,7 +42,7 @@ from torch.func import functional_call
 
 from course_lib.checks import check_count, check_params, check_step_size, check_task
 
-__all__ = ["LossFn", "Params", "PerParameterSGD", "SGD", "UpdateRule", "adapt", "as_update", "task_loss"]
+__all__ = ["Adam", "LossFn", "Params", "PerParameterSGD", "SGD", "UpdateRule", "adapt", "as_update", "task_loss"]
 
 Params = dict[str, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -95,6 +96,34 @@ class PerParameterSGD:
         return f"PerParameterSGD({len(self.step_sizes)} step-size tensors)"
 
 
+class Adam:
+    """Adam (Kingma & Ba 2015) as an inner update rule; Nichol et al.'s Reptile uses it with ``beta1 = 0``.
+
+    State ``{"t": step count [], "m": {name: first moment}, "v": {name: second moment}}`` (tensors, so
+    that it can be carried through ``vmap``); ``init`` starts every task from zero moments.
+    """
+
+    def __init__(self, lr: float, beta1: float = 0.0, beta2: float = 0.999, eps: float = 1e-8):
+        self.lr = check_step_size("inner_lr (Adam's step size)", lr)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def init(self, params: Params) -> dict:
+        zeros = {n: torch.zeros_like(p) for n, p in params.items()}
+        first = next(iter(params.values()))
+        return {"t": torch.zeros((), dtype=first.dtype, device=first.device), "m": zeros, "v": dict(zeros)}
+
+    def __call__(self, params: Params, grads: Params, state: dict) -> tuple[Params, dict]:
+        b1, b2, t = self.beta1, self.beta2, state["t"] + 1
+        m = {n: b1 * state["m"][n] + (1 - b1) * g for n, g in grads.items()}
+        v = {n: b2 * state["v"][n] + (1 - b2) * g * g for n, g in grads.items()}
+        new = {n: p - self.lr * (m[n] / (1 - b1**t)) / ((v[n] / (1 - b2**t)).sqrt() + self.eps)
+               for n, p in params.items()}
+        return new, {"t": t, "m": m, "v": v}
+
+    def __repr__(self) -> str:
+        return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g})"
+
+
 def as_update(update: UpdateRule | float) -> UpdateRule:
     """A rule as given, or ``SGD(update)`` for a number (the common case ``update=inner_lr``)."""
     if isinstance(update, (int, float)) and not isinstance(update, bool):
@@ -135,6 +164,7 @@ def adapt(
     steps: int = 1,
     update: UpdateRule | float,
     first_order: bool = False,
+    minibatches: bool = False,
 ) -> Params:
     """The inner loop: ``steps`` steps of ``update`` on one task's support loss.
 
@@ -149,11 +179,17 @@ def adapt(
             which means ``SGD(number)``.
         first_order: treat the inner gradients as constants (FOMAML) instead of differentiating
             through them (MAML).
+        minibatches: ``support_x [steps, b, ...]``, ``support_y [steps, b, ...]``: step ``j`` on the
+            minibatch ``j`` only (each inner step sees different examples, as in Reptile).
 
     Returns: the adapted parameters ``phi``, a new dict with the keys of ``params``.
     """
     check_count("steps", steps, 1, "With zero inner steps there is no adaptation: use params as they are.")
-    check_task(support_x, support_y)
+    check_task(support_x, support_y, batched=minibatches)
+    if minibatches and support_x.shape[0] != steps:
+        raise ValueError(f"minibatches=True needs one minibatch per step: {support_x.shape[0]} minibatches for "
+                         f"{steps} steps")
+    batches = list(zip(support_x.unbind(0), support_y.unbind(0))) if minibatches else [(support_x, support_y)] * steps
     check_params(model, params)
     rule = as_update(update)
     phi = dict(params)
@@ -161,8 +197,8 @@ def adapt(
     if not tracked:  # plain fine-tuning: new leaves that require grad, and no graph kept between steps
         phi = {n: p.detach().clone().requires_grad_(True) for n, p in phi.items()}
     state = rule.init(phi)
-    for _ in range(steps):
-        grads = _gradients(model, phi, support_x, support_y, loss_fn, create_graph=tracked and not first_order)
+    for x, y in batches:
+        grads = _gradients(model, phi, x, y, loss_fn, create_graph=tracked and not first_order)
         if first_order or not tracked:
             grads = {n: g.detach() for n, g in grads.items()}
         phi, state = rule(phi, grads, state)

@@ -27,14 +27,16 @@ __all__ = ["adapt_batch", "meta_losses", "predict_batch"]
 
 
 def adapt_batch(model: nn.Module, params: Params, support_x: Tensor, support_y: Tensor, *, loss_fn: LossFn,
-                steps: int, update: UpdateRule | float, params_batched: bool = False) -> Params:
+                steps: int, update: UpdateRule | float, params_batched: bool = False,
+                minibatches: bool = False) -> Params:
     """:func:`adapt` on every task of a batch, without a graph: ``{name: [T, ...]}``.
 
     ``params``: one starting point shared by all tasks, or (``params_batched=True``) one per task
-    with a leading ``T``. ``support_x [T, N, ...]``, ``support_y [T, N, ...]``.
+    with a leading ``T``. ``support_x [T, N, ...]``, ``support_y [T, N, ...]`` (with ``minibatches``:
+    ``[T, steps, b, ...]``, one minibatch per step, see :func:`~course_lib.adaptation.adapt`).
     """
     def one_task(p, x, y):
-        return adapt(model, p, x, y, loss_fn=loss_fn, steps=steps, update=update)
+        return adapt(model, p, x, y, loss_fn=loss_fn, steps=steps, update=update, minibatches=minibatches)
 
     if not params_batched:  # one copy per task, as views: vmap over batched weights is faster (Conv-4, CPU)
         params = {n: p.detach().expand(support_x.shape[0], *p.shape) for n, p in params.items()}

@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_lib.adaptation import Adam
 from course_lib.algorithms import meta_sgd
+from course_lib.data.sinusoid import SinusoidTaskFamily
 from course_lib.evaluation import evaluate_adaptation
 from course_lib.experiments import gbml as gx
-from course_lib.data.sinusoid import SinusoidTaskFamily
 from course_lib.nets import MLP
 
 torch.set_num_threads(1)
@@ -25,7 +26,7 @@ def test_train_sinusoid_checkpoints_and_resumes(tmp_path, monkeypatch):
     for a, b in zip(run.model.parameters(), again.model.parameters()):
         assert torch.equal(a, b)
     tasks, _ = gx.sinusoid_test_tasks(10, k_shot=5)
-    scores = gx.evaluate_sinusoid(run.model, tasks, inner_lr=0.01, steps=(0, 1))
+    scores = gx.evaluate_sinusoid(run.model, tasks, update=0.01, steps=(0, 1))
     assert len(scores[0]) == 10
 
 
@@ -80,3 +81,26 @@ def test_autograd_peak_counts_saved_storage_once():
     x = torch.randn(1000, requires_grad=True)
     peak = gx.autograd_peak_bytes(lambda: (x * x).sum().backward())
     assert peak == 4000  # x saved twice by mul, one storage
+
+
+def test_omniglot_reptile_with_nichol_protocol():
+    images = torch.rand(12, 20, 28, 28, generator=torch.Generator().manual_seed(0))
+    settings = dict(gx.OMNIGLOT_REPTILE_NICHOL, meta_batch_size=2)
+    run = gx.train_omniglot("reptile", 2, images, checkpoint=False, progress=False, **settings)
+    assert (run.config["k_shot"], run.config["inner_batch_size"], run.config["inner_steps"]) == (15, 25, 3)
+    assert isinstance(gx.inner_update(run.config), Adam) and gx.inner_update(gx.OMNIGLOT_REPTILE).lr == 0.1
+    assert all(v > 0 for v in run.history.records["update_norm"])
+    episodes = gx.omniglot_test_episodes(images, 4)
+    scores = gx.evaluate_omniglot(run.model, episodes, update=gx.inner_update(run.config), steps=(0, 2))
+    assert all(0.0 <= a <= 1.0 for a in scores[2])
+
+
+def test_annealed_plain_outer_step_lands_on_the_adapted_weights_at_step_zero():
+    """meta_lr=1 at step 0 (annealed to meta_lr_final afterwards): theta moves all the way to mean_i phi_i."""
+    images = torch.rand(12, 20, 28, 28, generator=torch.Generator().manual_seed(0))
+    settings = dict(k_shot=2, inner_batch_size=None, inner_steps=1, meta_lr=1.0, meta_lr_final=0.0, meta_batch_size=1)
+    start = gx.train_omniglot("reptile", 0, images, checkpoint=False, progress=False, **settings).model
+    run = gx.train_omniglot("reptile", 1, images, checkpoint=False, progress=False, **settings)
+    moved = sum(float((a - b).abs().sum()) for a, b in zip(start.parameters(), run.model.parameters()))
+    assert moved > 0 and abs(run.history.records["update_norm"][0] - sum(
+        float(((a - b) ** 2).sum()) for a, b in zip(start.parameters(), run.model.parameters())) ** 0.5) < 1e-4

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_lib.adaptation import adapt, task_loss
+from course_lib.adaptation import Adam, adapt, task_loss
 from course_lib.algorithms import reptile
 from course_lib.analysis import taylor_analysis
 from course_lib.evaluation import evaluate_adaptation
@@ -177,3 +177,35 @@ def test_bad_arguments_raise_value_errors():
     with pytest.raises(ValueError, match="inner_lr"):
         taylor_analysis.exact_updates(net, params_of(net), (batch.support_x[0], batch.support_y[0]),
                                       (batch.query_x[0], batch.query_y[0]), F.mse_loss, -0.1)
+
+
+@pytest.mark.parametrize("vectorize", [True, False])
+def test_inner_adam_matches_torch_adam_across_minibatches(vectorize):
+    """Adam keeps its moments from one minibatch step to the next, like torch.optim.Adam(betas=(0, 0.999))."""
+    import copy
+    net = _net(torch.float64)
+    batch = _sine_batch(3, 12, torch.Generator().manual_seed(4), dtype=torch.float64)
+    torch.manual_seed(7)
+    phi = reptile.adapted_weights(net, params_of(net), batch.support_x, batch.support_y, loss_fn=F.mse_loss,
+                                  update=Adam(0.01), inner_steps=4, inner_batch_size=4, vectorize=vectorize)
+    torch.manual_seed(7)
+    idx = reptile.inner_minibatches(12, 4, 4)
+    for t in range(3):
+        copy_t = copy.deepcopy(net)
+        opt = torch.optim.Adam(copy_t.parameters(), lr=0.01, betas=(0.0, 0.999), eps=1e-8)
+        for i in idx:
+            opt.zero_grad()
+            F.mse_loss(copy_t(batch.support_x[t, i]), batch.support_y[t, i]).backward()
+            opt.step()
+        for n, p in copy_t.named_parameters():
+            assert torch.allclose(phi[n][t], p.detach(), atol=1e-10), (t, n)
+
+
+def test_adam_rule_state_and_bad_step_size():
+    rule = Adam(0.1)
+    params = {"w": torch.tensor([1.0, -2.0])}
+    new, state = rule(params, {"w": torch.tensor([0.5, -3.0])}, rule.init(params))
+    assert torch.allclose(new["w"], torch.tensor([0.9, -1.9]), atol=1e-6)  # first step: lr * sign(g)
+    assert float(state["t"]) == 1
+    with pytest.raises(ValueError):
+        Adam(-1.0)

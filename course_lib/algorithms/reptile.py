@@ -20,10 +20,15 @@ the term that makes Reptile meta-learn, AvgGradInner, rewards agreement between 
 *different* minibatches of a task (within-task generalisation); with one batch in every step it
 only rewards a large gradient on that batch.
 
-The inner loop is the shared :func:`course_lib.adaptation.adapt` with ``update=SGD(alpha)``, run on
-the tasks of a batch one after another (``vectorize=False``) or all at once with ``vmap``
-(``vectorize=True``, :func:`course_lib.vectorized.adapt_batch`; much faster for small models on a
-CPU, measured in chapter 03).
+The inner loop is the shared :func:`course_lib.adaptation.adapt` with ``update=SGD(alpha)`` (or any
+update rule, e.g. :class:`~course_lib.adaptation.Adam`), run on the tasks of a batch one after another
+(``vectorize=False``) or all at once with ``vmap`` (``vectorize=True``; much faster for small models
+on a CPU, measured in chapter 03). With minibatches, ``adapt(..., minibatches=True)`` takes one step
+per minibatch and a stateful rule such as Adam keeps its state from one step to the next.
+
+Nichol et al.'s own experiments use Adam with ``beta1 = 0`` for the inner loop
+(:class:`~course_lib.adaptation.Adam`) and a
+plain outer step ``epsilon`` annealed linearly to 0 (sine demo: 0.1 -> 0; Omniglot: 1 -> 0).
 
 The outer update is handed to a ``torch.optim`` optimizer: :func:`reptile_step` sets
 ``p.grad = theta - mean_i phi_i`` (the *Reptile gradient*, Nichol et al.'s ``g``), so
@@ -39,7 +44,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from course_lib.adaptation import SGD, LossFn, Params, adapt, task_loss
+from course_lib.adaptation import SGD, LossFn, Params, UpdateRule, adapt, as_update, task_loss
 from course_lib.checks import check_count, check_params, check_task
 from course_lib.nets import params_of
 from course_lib.vectorized import adapt_batch
@@ -76,10 +81,11 @@ def adapted_weights(
     support_y: Tensor,
     *,
     loss_fn: LossFn,
-    inner_lr: float,
+    inner_lr: float | None = None,
     inner_steps: int,
     inner_batch_size: int | None = None,
     vectorize: bool = True,
+    update: UpdateRule | None = None,
 ) -> Params:
     """Run the inner SGD loop on every task of a batch; return ``{name: phi [T, ...]}``.
 
@@ -90,29 +96,27 @@ def adapted_weights(
             minibatch of ``b`` examples (:func:`inner_minibatches`, same indices for every task,
             drawn from the global torch random state).
         vectorize: vmap over tasks (True) or a Python loop (False).
+        update: the inner update rule (default ``SGD(inner_lr)``), e.g. ``Adam(1e-3)``.
     """
     check_count("inner_steps", inner_steps, 1)
     check_task(support_x, support_y, batched=True)
     check_params(model, params)
-    update = SGD(inner_lr)
+    update = SGD(inner_lr) if update is None else as_update(update)
     theta = {n: p.detach() for n, p in params.items()}
     if inner_batch_size is None:
-        steps = [(support_x, support_y, inner_steps)]
-    else:
-        idx = inner_minibatches(support_x.shape[1], inner_batch_size, inner_steps)
-        steps = [(support_x[:, i], support_y[:, i], 1) for i in idx]
-    if not vectorize:
-        per_task = []
-        for t in range(support_x.shape[0]):
-            phi = theta
-            for x, y, k in steps:
-                phi = adapt(model, phi, x[t], y[t], loss_fn=loss_fn, steps=k, update=update)
-            per_task.append(phi)
-        return {n: torch.stack([phi[n] for phi in per_task]) for n in theta}
-    phi = theta
-    for j, (x, y, k) in enumerate(steps):
-        phi = adapt_batch(model, phi, x, y, loss_fn=loss_fn, steps=k, update=update, params_batched=j > 0)
-    return phi
+        if vectorize:
+            return adapt_batch(model, theta, support_x, support_y, loss_fn=loss_fn, steps=inner_steps, update=update)
+        per_task = [adapt(model, theta, x, y, loss_fn=loss_fn, steps=inner_steps, update=update)
+                    for x, y in zip(support_x, support_y)]
+    else:  # xs [T, k, b, ...]: task t's minibatch for step j is xs[t, j]
+        idx = torch.stack(inner_minibatches(support_x.shape[1], inner_batch_size, inner_steps))
+        xs, ys = support_x[:, idx], support_y[:, idx]
+        if vectorize:
+            return adapt_batch(model, theta, xs, ys, loss_fn=loss_fn, steps=inner_steps, update=update,
+                               minibatches=True)
+        per_task = [adapt(model, theta, x, y, loss_fn=loss_fn, steps=inner_steps, update=update, minibatches=True)
+                    for x, y in zip(xs, ys)]
+    return {n: torch.stack([phi[n] for phi in per_task]) for n in theta}
 
 
 def reptile_direction(model: nn.Module, params: Params, batch, **kwargs) -> Params:
@@ -131,22 +135,25 @@ def reptile_step(
     batch,
     *,
     loss_fn: LossFn,
-    inner_lr: float,
+    inner_lr: float | None = None,
     inner_steps: int,
     inner_batch_size: int | None = None,
     vectorize: bool = True,
+    update: UpdateRule | None = None,
 ) -> dict[str, float]:
     """One Reptile meta-update: ``p.grad = theta - mean_i phi_i``, then ``optimizer.step()``.
 
     With ``torch.optim.SGD(model.parameters(), lr=epsilon)`` this is
-    ``theta <- theta + epsilon * mean_i (phi_i - theta)``. ``inner_batch_size``: see :func:`adapted_weights`.
+    ``theta <- theta + epsilon * mean_i (phi_i - theta)``. ``inner_batch_size``, ``update`` (the inner rule,
+    default ``SGD(inner_lr)``): see :func:`adapted_weights`.
 
     Returns ``{"loss": mean query loss of the adapted weights (or support loss if the batch has no
     query set), "update_norm": ||mean_i (phi_i - theta)||}``.
     """
     params = params_of(model)
     phi = adapted_weights(model, params, batch.support_x, batch.support_y, loss_fn=loss_fn, inner_lr=inner_lr,
-                          inner_steps=inner_steps, inner_batch_size=inner_batch_size, vectorize=vectorize)
+                          inner_steps=inner_steps, inner_batch_size=inner_batch_size, vectorize=vectorize,
+                          update=update)
     direction = {n: phi[n].mean(0) - p.detach() for n, p in params.items()}
     # a number for the progress bar: how well the adapted weights do on held-out examples
     has_query = getattr(batch, "query_x", None) is not None

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.adaptation import SGD, Adam
 from course_lib.algorithms import maml, meta_sgd, reptile
 from course_lib.baselines import joint_pretraining
 from course_lib.data.sinusoid import SinusoidTaskFamily
@@ -53,6 +54,10 @@ OMNIGLOT = dict(n_way=5, k_shot=1, q_query=5, inner_lr=0.4, inner_steps=1, test_
 # Reptile on Omniglot as Nichol et al. train it: 10 examples per class in training tasks, each of the
 # 5 inner steps on its own minibatch of 10 (tested, like the others, on 1-shot tasks)
 OMNIGLOT_REPTILE = dict(k_shot=10, inner_batch_size=10, inner_lr=0.1, inner_steps=5, meta_lr=1e-3)
+# Nichol et al.'s transductive 5-way 1-shot Omniglot command (openai/supervised-reptile README; 100 000 iterations):
+# inner Adam (beta1 = 0), plain outer step annealed linearly 1 -> 0, 5 Adam steps at test. Pass as overrides.
+OMNIGLOT_REPTILE_NICHOL = dict(k_shot=15, inner_batch_size=25, inner_optimizer="adam", inner_lr=1e-3, inner_steps=3,
+                               meta_lr=1.0, meta_lr_final=0.0, meta_batch_size=10, test_steps=5)
 
 
 @dataclass
@@ -86,12 +91,17 @@ def _timed(fn):
 # --------------------------------------------------------------------------------------------
 # sinusoid regression
 # --------------------------------------------------------------------------------------------
+def inner_update(cfg: dict):
+    """Reptile's inner rule for settings ``cfg``: ``Adam(inner_lr)`` (beta1 = 0) or ``SGD(inner_lr)``."""
+    return Adam(cfg["inner_lr"]) if cfg.get("inner_optimizer") == "adam" else SGD(cfg["inner_lr"])
+
+
 def _meta_step(method: str, model, optimizer, batch, loss_fn, cfg: dict, vectorize: bool) -> dict:
     """One timed meta-training step of MAML, FOMAML or Reptile with the settings ``cfg``."""
     if method == "reptile":
-        return _timed(lambda: reptile.reptile_step(model, optimizer, batch, loss_fn=loss_fn, inner_lr=cfg["inner_lr"],
+        return _timed(lambda: reptile.reptile_step(model, optimizer, batch, loss_fn=loss_fn, update=inner_update(cfg),
                                                    inner_steps=cfg["inner_steps"],
-                                                   inner_batch_size=cfg.get("inner_batch_size")))
+                                                   inner_batch_size=cfg.get("inner_batch_size"), vectorize=vectorize))
     return _timed(lambda: maml.maml_step(model, optimizer, batch, loss_fn=loss_fn, inner_lr=cfg["inner_lr"],
                                          inner_steps=cfg["inner_steps"], first_order=method == "fomaml",
                                          vectorize=vectorize))
@@ -156,9 +166,9 @@ def sinusoid_test_tasks(num_tasks: int = 600, k_shot: int = 5, k_query: int = 10
     return batch.to(device), tasks
 
 
-def evaluate_sinusoid(model: nn.Module, tasks, *, inner_lr: float, steps=(0, 1, 5, 10)) -> dict[int, list[float]]:
-    """Query MSE per task after each number of fine-tuning steps on the K support points."""
-    return evaluate_adaptation(model, params_of(model), tasks, loss_fn=F.mse_loss, update=inner_lr, steps=steps)
+def evaluate_sinusoid(model: nn.Module, tasks, *, update, steps=(0, 1, 5, 10)) -> dict[int, list[float]]:
+    """Query MSE per task after each number of fine-tuning steps of ``update`` (a rule, or a step size for SGD)."""
+    return evaluate_adaptation(model, params_of(model), tasks, loss_fn=F.mse_loss, update=update, steps=steps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,7 +179,8 @@ def train_omniglot(method: str, num_steps: int, train_images: torch.Tensor, *, d
     """Meta-train Conv-4 (strided, as in MAML) on N-way K-shot episodes of ``train_images [C, M, 28, 28]``.
 
     Rotations by multiples of 90° are extra classes (meta-training only). Settings default to
-    :data:`OMNIGLOT` (and :data:`OMNIGLOT_REPTILE` for Reptile); override them by keyword.
+    :data:`OMNIGLOT` (and :data:`OMNIGLOT_REPTILE` for Reptile); override them by keyword. Outer optimizer:
+    Adam(``meta_lr``), or with ``meta_lr_final`` plain SGD annealed linearly from ``meta_lr`` to it (Nichol et al.).
     """
     _check_method(method, ("maml", "fomaml", "reptile"))
     cfg = dict(OMNIGLOT, **(OMNIGLOT_REPTILE if method == "reptile" else {}))
@@ -177,10 +188,14 @@ def train_omniglot(method: str, num_steps: int, train_images: torch.Tensor, *, d
     device = torch.device(device)
     torch.manual_seed(seed)
     model = Conv4(cfg["n_way"], pooling="stride").to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["meta_lr"])
+    annealed = "meta_lr_final" in cfg
+    optimizer = (torch.optim.SGD if annealed else torch.optim.Adam)(model.parameters(), lr=cfg["meta_lr"])
     sampler = EpisodeSampler(train_images, cfg["n_way"], cfg["k_shot"], cfg["q_query"], rotations=True, seed=seed)
 
     def step_fn(step: int) -> dict:
+        if annealed:  # epsilon = meta_lr at step 0, -> meta_lr_final at the end
+            lr0, lr1 = cfg["meta_lr"], cfg["meta_lr_final"]
+            optimizer.param_groups[0]["lr"] = lr0 + (lr1 - lr0) * step / num_steps
         batch = sampler.sample_batch(cfg["meta_batch_size"]).to(device)
         # the task loop: faster than vmap for Conv-4 on a CPU with one thread (benchmarks/maml_step.py)
         return _meta_step(method, model, optimizer, batch, F.cross_entropy, cfg, vectorize=False)
@@ -197,13 +212,13 @@ def omniglot_test_episodes(test_images: torch.Tensor, num_episodes: int, *, n_wa
     return EpisodeSampler(test_images, n_way, k_shot, q_query, rotations=False, seed=seed).sample_batch(num_episodes).to(device)
 
 
-def evaluate_omniglot(model: nn.Module, episodes, *, inner_lr: float, steps=(0, 1, 3)) -> dict[int, list[float]]:
-    """Query accuracy per episode after each number of fine-tuning steps on the support set.
+def evaluate_omniglot(model: nn.Module, episodes, *, update, steps=(0, 1, 3)) -> dict[int, list[float]]:
+    """Query accuracy per episode after each number of fine-tuning steps of ``update`` (a rule, or a step size for SGD).
 
     As in MAML's code, BatchNorm normalises with the statistics of the batch being classified
     (the whole query set of an episode at once), which is mildly transductive.
     """
-    return evaluate_adaptation(model, params_of(model), episodes, loss_fn=F.cross_entropy, update=inner_lr,
+    return evaluate_adaptation(model, params_of(model), episodes, loss_fn=F.cross_entropy, update=update,
                                steps=steps, metric_fn=accuracy, chunk_size=50)
 
 
@@ -272,7 +287,7 @@ def meta_step_memory(method: str, model: nn.Module, batch, *, loss_fn, device, *
 
     def run():
         if method == "reptile":
-            reptile.reptile_direction(model, params_of(model), batch, loss_fn=loss_fn, inner_lr=cfg["inner_lr"],
+            reptile.reptile_direction(model, params_of(model), batch, loss_fn=loss_fn, update=inner_update(cfg),
                                       inner_steps=cfg["inner_steps"], inner_batch_size=cfg.get("inner_batch_size"),
                                       vectorize=vectorize)
         else:
