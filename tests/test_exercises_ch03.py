@@ -150,11 +150,60 @@ def test_buggy_update_is_zero():
     assert all(torch.equal(p, adapted[-1][n]) for n, p in model.named_parameters())
 
 
+K3 = {"maml": (1, -4), "fomaml": (1, -2), "reptile": (3, -3)}
+
+
+@pytest.mark.parametrize("answer, hint", [
+    ({"maml": (1, -2), "fomaml": (1, -1), "reptile": (2, -1)}, "these are the k = 2 coefficients"),
+    (dict(K3, reptile=(3, -2)), "Did you count only consecutive steps?"),
+    (dict(K3, maml=(1, -2)), "Did you drop the Jacobian terms"),
+    (dict(K3, reptile=(2, -3)), "for reptile the AvgGrad coefficient c1 = 2 is off"),
+    (dict(K3, fomaml=(1, 2)), "a positive AvgGradInner coefficient"),
+    ({"maml": (1, -4)}, "needs entries for ['fomaml', 'reptile']"),
+])
+def test_taylor_k3_names_the_mistake(capsys, answer, hint):
+    assert ch03.check_taylor_coefficients(answer) is False
+    out = capsys.readouterr().out
+    assert "Exercise 3.4" in out and hint in out
+
+
 def test_taylor_and_noise_checks(capsys):
-    assert ch03.check_taylor_coefficients({"maml": (1, -2), "fomaml": (1, -1), "reptile": (2, -1)})
-    assert not ch03.check_taylor_coefficients({"maml": (1, -1), "fomaml": (1, -1), "reptile": (2, -1)})
-    assert "AvgGradInner coefficient" in capsys.readouterr().out
+    assert ch03.check_taylor_coefficients(K3)
+    assert "Correct! Exercise 3.4" in capsys.readouterr().out
     assert ch03.check_taylor_coefficients(None) is False
     assert ch03.check_noise_floor(1.0)
+    assert "Exercise 3.5" in capsys.readouterr().out
     assert not ch03.check_noise_floor(0.0)
     assert "no learner can" in capsys.readouterr().out
+
+
+def _named_update(sign=1.0, scale=True):
+    def update(model, mean_phi, outer_lr):
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.add_(sign * (outer_lr if scale else 1.0) * (mean_phi[name] - p))
+    return update
+
+
+def test_named_outer_update_accepts_the_reference(capsys):
+    assert ch03.check_named_outer_update(_named_update())
+    assert "Correct! Exercise 3.2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (ch03.buggy_outer_update_by_name, "a weight has no usable .name"),
+    (_named_update(sign=-1.0), "a sign error"),
+    (_named_update(scale=False), "outer_lr is missing"),
+    (lambda model, mean_phi, outer_lr: None, "the weights did not change"),
+])
+def test_named_outer_update_names_the_mistake(capsys, fn, hint):
+    assert ch03.check_named_outer_update(fn) is False
+    out = capsys.readouterr().out
+    assert "Exercise 3.2" in out and hint in out and "named_parameters()" in out
+
+
+def test_named_outer_update_not_attempted(capsys):
+    def stub(model, mean_phi, outer_lr):
+        raise NotImplementedError
+    assert ch03.check_named_outer_update(stub) is False and ch03.check_named_outer_update(None) is False
+    assert "not attempted" in capsys.readouterr().out

@@ -1,8 +1,9 @@
-"""Checks for chapter 03 (Reptile): find the bug, build the Reptile step, Taylor coefficients, noise tasks."""
+"""Checks for chapter 03 (Reptile): two find-the-bug cases, build the Reptile step, Taylor coefficients, noise tasks."""
 
 from __future__ import annotations
 
 import copy
+from itertools import permutations
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,8 @@ from course_lib.data.episodes import TaskBatch
 from course_lib.exercises._core import _compare, _correct, _wrong, check_close, not_attempted
 from course_lib.nets import params_of
 
-__all__ = ["buggy_reptile_update", "check_noise_floor", "check_reptile_step", "check_taylor_coefficients"]
+__all__ = ["buggy_outer_update_by_name", "buggy_reptile_update", "check_named_outer_update", "check_noise_floor",
+           "check_reptile_step", "check_taylor_coefficients"]
 
 
 # ---------------------------------------------------------------- Exercise 3.1 (find the bug)
@@ -46,7 +48,49 @@ def _case(seed=31):
     return model, adapted
 
 
-# ---------------------------------------------------------------- Exercise 3.2 (build it yourself)
+# ---------------------------------------------------------------- Exercise 3.2 (find the bug: p.name)
+def buggy_outer_update_by_name(model: nn.Module, mean_phi: dict, outer_lr: float) -> None:
+    """A BUGGY outer step: it looks each weight up in ``mean_phi`` by ``p.name``; a Parameter has no name
+    (AttributeError in older PyTorch; in recent versions ``p.name`` is None, so the lookup is a KeyError)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(outer_lr * (mean_phi[p.name] - p))
+
+
+NAMED_HINT = ("a torch.nn.Parameter carries no name; model.named_parameters() yields (name, weight) pairs, and "
+              "under torch.no_grad() p.add_(outer_lr * (mean_phi[name] - p)) moves the weight in place")
+
+
+def check_named_outer_update(fn) -> bool:
+    """``fn(model, mean_phi, outer_lr)`` must do ``theta <- theta + outer_lr * (mean_phi - theta)`` in place."""
+    name = "Exercise 3.2"
+    if fn is None:
+        return not_attempted(name, NAMED_HINT)
+    model, adapted = _case()
+    mean_phi = {n: torch.stack([phi[n] for phi in adapted]).mean(0) for n in adapted[0]}
+    t0, target = _flat(params_of(model)), _flat(mean_phi)
+    try:
+        fn(model, mean_phi, 0.3)
+    except NotImplementedError:
+        return not_attempted(name, NAMED_HINT)
+    except (AttributeError, KeyError) as err:  # p.name: AttributeError, or None (KeyError) in recent PyTorch
+        return _wrong(name, f"{type(err).__name__}: {err} — a weight has no usable .name to look it up by "
+                      "(depending on the PyTorch version p.name is missing or None)", NAMED_HINT)
+    except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
+        return _wrong(name, f"it raised {type(err).__name__}: {err}", NAMED_HINT)
+    new = _flat(params_of(model))
+    for candidate, problem in [(t0, "the weights did not change (was the update applied to a copy, or zero?)"),
+                               (t0 - 0.3 * (target - t0), "the weights moved AWAY from mean_phi: a sign error"),
+                               (target, "the weights jumped to mean_phi: outer_lr is missing")]:
+        if torch.allclose(new, candidate, atol=1e-6) and not torch.allclose(candidate, t0 + 0.3 * (target - t0)):
+            return _wrong(name, problem, NAMED_HINT)
+    problem = _compare(new - t0, 0.3 * (target - t0), 1e-5, 1e-7, what="your update (new weights - theta)")
+    if problem:
+        return _wrong(name, problem, NAMED_HINT)
+    return _correct(name, "every weight found by its name and moved by outer_lr towards mean_phi")
+
+
+# ---------------------------------------------------------------- Exercise 3.3 (build it yourself)
 REPTILE_STEP_HINT = (
     "for each task start from theta (the model's weights, detached), take inner_steps plain SGD steps on "
     "its support set (torch.autograd.grad without create_graph) to get phi_i, keep it; then, under "
@@ -127,7 +171,7 @@ def check_reptile_step(fn) -> bool:
 
     Test cases: float64 1-8-1 MLPs, 3-4 sinusoid tasks of 8 support points (:data:`_STEP_CASES`).
     """
-    name = "Exercise 3.2"
+    name = "Exercise 3.3"
     if fn is None:
         return not_attempted(name, REPTILE_STEP_HINT)
     for case, (seed, tasks, inner_lr, inner_steps, outer_lr) in enumerate(_STEP_CASES):
@@ -160,49 +204,89 @@ def check_reptile_step(fn) -> bool:
     return _correct(name, "the same weights as course_lib's reptile_step with torch.optim.SGD(lr=outer_lr)")
 
 
-# ---------------------------------------------------------------- Exercise 3.3
+# ---------------------------------------------------------------- Exercise 3.4 (Taylor coefficients, k = 3)
+TAYLOR_HINT = ("write g_i(phi_{i-1}) = g_i - alpha H_i (g_1 + ... + g_{i-1}) + O(alpha^2); FOMAML keeps the last one, "
+               "Reptile sums all k, MAML multiplies the last by (I - alpha H_1)...(I - alpha H_{k-1}); then count the "
+               "terms H_i g_j with i != j (each averages to AvgGradInner)")
+_K2 = {"maml": (1, -2), "fomaml": (1, -1), "reptile": (2, -1)}
+
+
+def _k3_case(seed: int = 32):
+    """A 1-16-1 tanh MLP (float64), its params and three mini-batches ``(x [10, 1], y)`` of one sine task."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).double()
+    g = torch.Generator().manual_seed(seed)
+    xs = [torch.randn(10, 1, generator=g, dtype=torch.float64) for _ in range(3)]
+    return net, params_of(net), [(x, 2 * torch.sin(x)) for x in xs]
+
+
+def _k3_updates(net, params, batches, lr) -> dict[str, torch.Tensor]:
+    """Exact k = 3 update vectors ``[P]`` (MAML, FOMAML: 2 inner steps + the 3rd batch's gradient; Reptile:
+    (theta - phi_3) / lr), averaged over the 6 orders of the mini-batches."""
+    out = {"maml": 0.0, "fomaml": 0.0, "reptile": 0.0}
+    for order in permutations(range(3)):
+        theta = {n: p.detach().requires_grad_(True) for n, p in params.items()}
+        phi, step_sum = theta, 0.0
+        for j in order[:2]:
+            g = torch.autograd.grad(F.mse_loss(torch.func.functional_call(net, phi, (batches[j][0],)), batches[j][1]),
+                                    list(phi.values()), create_graph=True)
+            step_sum = step_sum + _flat(dict(zip(phi, g)))
+            phi = {n: p - lr * gi for (n, p), gi in zip(phi.items(), g)}
+        x, y = batches[order[2]]
+        last = F.mse_loss(torch.func.functional_call(net, phi, (x,)), y)
+        g3 = _flat(dict(zip(phi, torch.autograd.grad(last, list(phi.values()), retain_graph=True))))
+        maml = _flat(dict(zip(theta, torch.autograd.grad(last, list(theta.values())))))
+        for key, value in (("maml", maml), ("fomaml", g3), ("reptile", step_sum.detach() + g3)):
+            out[key] = out[key] + value / 6
+    return out
+
+
 def check_taylor_coefficients(answer) -> bool:
     """``answer = {"maml": (c1, c2), "fomaml": (...), "reptile": (...)}`` with
-    update ≈ c1 * AvgGrad + c2 * alpha * AvgGradInner for k = 2 inner steps."""
-    name = "Exercise 3.3"
-    hint = ("expand g2(phi1) = g2 - alpha H2 g1 + O(alpha^2); MAML multiplies it by (I - alpha H1); Reptile adds g1; "
-            "average over the two orders of the mini-batches")
+    update ≈ c1 * AvgGrad + c2 * alpha * AvgGradInner for k = 3 gradient evaluations (three mini-batches)."""
+    name = "Exercise 3.4"
     if answer is None:
-        return not_attempted(name, hint)
+        return not_attempted(name, TAYLOR_HINT)
     missing = {"maml", "fomaml", "reptile"} - set(answer)
     if missing:
-        return _wrong(name, f"the answer needs entries for {sorted(missing)}", hint)
-    torch.manual_seed(32)
-    net = nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)).double()
-    g = torch.Generator().manual_seed(32)
-    xa, xb = (torch.randn(10, 1, generator=g, dtype=torch.float64) for _ in range(2))
-    a, b = (xa, 2 * torch.sin(xa)), (xb, 2 * torch.sin(xb))
-    params = params_of(net)
-    terms = taylor_analysis.taylor_terms(net, params, a, b, F.mse_loss)
-    for alg in ("maml", "fomaml", "reptile"):
-        try:
-            c1, c2 = (float(c) for c in answer[alg])
-        except (TypeError, ValueError):
-            return _wrong(name, f"answer[{alg!r}] must be a pair of numbers (c1, c2)", hint)
-        errs = []
-        for lr in (0.02, 0.002):
-            exact = taylor_analysis.exact_updates(net, params, a, b, F.mse_loss, lr)[alg]
-            pred = c1 * terms["avg_grad"] + c2 * lr * terms["avg_grad_inner"]
-            errs.append(float((exact - pred).norm() / exact.norm()))
+        return _wrong(name, f"the answer needs entries for {sorted(missing)}", TAYLOR_HINT)
+    try:
+        coef = {alg: tuple(float(c) for c in answer[alg]) for alg in _K2}
+    except (TypeError, ValueError):
+        return _wrong(name, "each entry must be a pair of numbers (c1, c2)", TAYLOR_HINT)
+    if coef == {k: tuple(map(float, v)) for k, v in _K2.items()}:
+        return _wrong(name, "these are the k = 2 coefficients of the table above; with a third mini-batch there "
+                      "are more pairs (i, j) of steps whose H_i g_j terms add up", TAYLOR_HINT)
+    if any(c2 > 0 for _, c2 in coef.values()):
+        return _wrong(name, "a positive AvgGradInner coefficient: the expansion of g_i(phi_{i-1}) has a MINUS "
+                      "alpha H_i (sum of the earlier gradients)", TAYLOR_HINT)
+    net, params, batches = _k3_case()
+    pairs = [taylor_analysis.taylor_terms(net, params, batches[i], batches[j], F.mse_loss)
+             for i, j in ((0, 1), (0, 2), (1, 2))]
+    avg_grad = sum(t["avg_grad"] for t in pairs) / 3  # each batch appears in two pairs
+    inner = sum(t["avg_grad_inner"] for t in pairs) / 3  # mean of H_i g_j over ordered pairs i != j
+    exact = {lr: _k3_updates(net, params, batches, lr) for lr in (0.01, 0.001)}
+    for alg, (c1, c2) in coef.items():
+        errs = [float((exact[lr][alg] - c1 * avg_grad - c2 * lr * inner).norm() / exact[lr][alg].norm())
+                for lr in (0.01, 0.001)]
         if errs[1] > 0.05:
-            return _wrong(name, f"for {alg} the AvgGrad coefficient c1 = {c1:g} is off (relative error "
-                          f"{errs[1]:.2f} even for the small step size 0.002)", hint)
+            return _wrong(name, f"for {alg} the AvgGrad coefficient c1 = {c1:g} is off (relative error {errs[1]:.2f} "
+                          "even for the small step size 0.001): how many gradients does its update add up?",
+                          TAYLOR_HINT)
         if errs[1] > 0.05 * errs[0]:
+            extra = {"maml": " Did you drop the Jacobian terms -alpha H_j g_3 (that is FOMAML)?",
+                     "reptile": " Did you count only consecutive steps? Step 3's gradient is expanded around "
+                                "phi_2, which carries BOTH earlier steps."}.get(alg, "")
             return _wrong(name, f"for {alg} the AvgGradInner coefficient c2 = {c2:g} is off: the error shrinks only "
-                          f"like alpha ({errs[0]:.1e} -> {errs[1]:.1e}), not like alpha^2", hint)
-    return _correct(name, "the prediction error of all three shrinks like alpha^2")
+                          f"like alpha ({errs[0]:.1e} -> {errs[1]:.1e}), not like alpha^2.{extra}", TAYLOR_HINT)
+    return _correct(name, "the prediction error of all three shrinks like alpha^2 for k = 3")
 
 
-# ---------------------------------------------------------------- Exercise 3.4
+# ---------------------------------------------------------------- Exercise 3.5
 def check_noise_floor(answer, noise_std: float = 1.0) -> bool:
     """Targets y ~ N(0, noise_std^2) independent of x: the best possible expected query MSE is noise_std^2."""
     hint = ("on such tasks the query targets are independent of everything the learner sees, so the best "
             "prediction is their mean (0), whose MSE is their variance")
     if answer is not None and abs(float(answer)) < 1e-6:
-        return _wrong("Exercise 3.4", "zero error would need predicting fresh noise; no learner can", hint)
-    return check_close("Exercise 3.4", answer, noise_std**2, rtol=0.02, hint=hint)
+        return _wrong("Exercise 3.5", "zero error would need predicting fresh noise; no learner can", hint)
+    return check_close("Exercise 3.5", answer, noise_std**2, rtol=0.02, hint=hint)
