@@ -1,151 +1,159 @@
-"""Checks for chapter 09 (wrap-up): choosing a family, evaluation statistics, task splits, citations."""
+"""Checks for chapter 09 (lifelong meta-learning): continual-learning metrics and the prototype head."""
 
 from __future__ import annotations
 
 import math
 
-from course_lib.exercises._core import _correct, _plain, check_close, check_mapping, check_true, not_attempted
+import numpy as np
+import torch
 
-__all__ = ["METHODS", "SCENARIOS", "TITLES", "check_citations", "check_episodes_needed", "check_family_choice",
-           "check_split_by_task"]
+from course_lib.algorithms import continual
+from course_lib.analysis import continual_metrics
+from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
 
-_FAMILY_OF = {  # scenario -> family (the answers; notebooks import only the SCENARIOS list)
-    "phone app: recognise a user's new gesture classes from 3 examples each, no training on the device": "metric",
-    "regression tasks; you want any architecture to adapt with a few gradient steps": "optimization",
-    "a stream of labelled examples arrives one at a time and the model must use them at once": "memory/model",
-    "you need a better update rule than SGD for a family of small problems, and can afford meta-training": "learned optimizer",
-}
-REASONS = {
-    "metric": "a forward pass + comparison with the support embeddings, no gradient steps at test time",
-    "optimization": "model-agnostic: any differentiable model, adapted by gradient descent",
-    "memory/model": "the learner is a sequence model whose state absorbs each new example",
-    "learned optimizer": "what is meta-learned is the update rule itself",
-}
-SCENARIOS = list(_FAMILY_OF)
+__all__ = [
+    "check_backward_transfer",
+    "check_first_task_drop",
+    "check_forgetting",
+    "check_prototype_logits",
+]
 
-
-def check_family_choice(answer) -> bool:
-    """Exercise 9.1: scenario -> family ("metric", "optimization", "memory/model", "learned optimizer")."""
-    name = "Exercise 9.1"
-    hint = "ask what is allowed at test time (gradient steps? one forward pass?) and what must be learned"
-    return check_mapping(name, answer, _FAMILY_OF, hint,
-                         lambda scenario, given: f"for {scenario!r}, {given!r} is not the best fit; think of the "
-                                                 f"family where {REASONS[_FAMILY_OF[scenario]]}",
-                         success="all four scenarios matched")
+# Hand-made accuracy matrices (row i: after task i; column j: tested on task j). They are chosen
+# so that the usual mistakes give different numbers.
+_MATRICES = [
+    np.array([[0.90, 0.10, 0.20], [0.60, 0.80, 0.30], [0.50, 0.70, 0.95]]),
+    np.array([[0.50, 0.20, 0.95, 0.30], [0.70, 0.80, 0.20, 0.25], [0.65, 0.60, 0.90, 0.30], [0.40, 0.85, 0.70, 0.75]]),
+    np.array([[0.2, 0.1], [0.6, 0.9]]),  # positive backward transfer
+]
 
 
-def check_split_by_task(split_fn) -> bool:
-    """Exercise 9.2: ``split_fn(class_of_example, test_fraction, seed) -> (train_idx, test_idx)`` by class."""
-    import torch
-
-    name = "Exercise 9.2"
-    hint = "shuffle the *distinct classes*, take a fraction of them for testing, then select every example of those classes"
-    if split_fn is None:
-        return not_attempted(name, hint)
-    labels = torch.arange(40).repeat_interleave(5)[torch.randperm(200, generator=torch.Generator().manual_seed(0))]
+def _call(fn, matrix):
     try:
-        result = split_fn(labels, 0.25, 0)
-    except Exception as err:  # the learner's error becomes feedback
-        return check_true(name, False, hint, failure=f"raised {type(err).__name__}: {err}")
-    if result is None:
-        return not_attempted(name, hint)
-    train_idx, test_idx = (torch.as_tensor(r).long() for r in result)
-    train_cls, test_cls = set(labels[train_idx].tolist()), set(labels[test_idx].tolist())
-    if len(train_idx) + len(test_idx) != len(labels) or len(set(train_idx.tolist()) | set(test_idx.tolist())) != len(labels):
-        return check_true(name, False, hint, failure="every example must be in exactly one of the two index sets")
-    if train_cls & test_cls:
-        return check_true(name, False, hint, failure=f"{len(train_cls & test_cls)} classes appear on both sides: "
-                          "that is an example-level split, which leaks tasks into meta-testing")
-    return check_true(name, len(test_cls) == 10, hint, success="disjoint classes, 10 of 40 held out",
-                      failure=f"{len(test_cls)} test classes; a quarter of 40 is 10")
+        return fn(matrix.copy())
+    except NotImplementedError:
+        return None
 
 
-def check_episodes_needed(answer, std: float = 0.10, half_width: float = 0.005) -> bool:
-    """Exercise 9.3: smallest n with 1.96 * std / sqrt(n) <= half_width.
+def _diagnose_bwt(fn) -> str | None:
+    """A specific message for the usual BWT mistakes (None if no known mistake matches)."""
+    R = _MATRICES[1]
+    try:
+        value = _call(fn, R)
+        value = None if value is None else float(value)
+    except Exception:  # noqa: BLE001 - the generic check reports exceptions
+        return None
+    if value is None or math.isclose(value, continual_metrics.backward_transfer(R), abs_tol=1e-9):
+        return None
+    T = R.shape[0]
+    diffs = R[-1] - np.diag(R)
+    if math.isclose(value, diffs.mean(), abs_tol=1e-6):
+        return "you averaged over all T tasks; the last task has no 'later' accuracy, so average over the first T-1 only"
+    if math.isclose(value, np.mean(R[-1, : T - 1] - R[0, : T - 1]), abs_tol=1e-6):
+        return "you compared with the first row R[0, j]; compare with R[j, j], the accuracy just after learning task j"
+    if math.isclose(value, np.mean(R[-1, : T - 1]), abs_tol=1e-6):
+        return "that is the mean final accuracy on the old tasks; BWT subtracts R[j, j] from each R[T-1, j]"
+    return None
 
-    n is in the thousands, where Student's t quantile is 1.96 to two decimals; the exact t answer
-    (smallest n with ``t_quantile(0.975, n - 1) * std / sqrt(n) <= half_width``) is accepted too.
-    """
-    from course_lib.metrics import t_quantile
 
-    name = "Exercise 9.3"
-    expected = math.ceil((1.96 * std / half_width) ** 2)
-    exact = expected
-    while t_quantile(0.975, exact - 1) * std / math.sqrt(exact) > half_width:
-        exact += 1
-    hint = "the half-width shrinks like 1/sqrt(n): solve the inequality for n, then round up"
+def check_backward_transfer(fn) -> bool:
+    """Exercise 9.1: ``fn(R) -> BWT = 1/(T-1) sum_{j<T-1} (R[T-1, j] - R[j, j])`` (Lopez-Paz & Ranzato 2017)."""
+    name = "Exercise 9.1 (backward transfer)"
+    hint = ("compare each old task's accuracy at the end of the stream (the last row) with its accuracy right "
+            "after it was learned (the diagonal); the last task has no 'later', so average over T-1 tasks")
+    specific = _diagnose_bwt(fn) if fn is not None else None
+    if specific:
+        return check_true(name, False, hint, failure=specific)
+    return check_function(
+        name, fn, continual_metrics.backward_transfer, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
+        success="negative BWT means the old tasks got worse: forgetting",
+    )
+
+
+def check_forgetting(fn) -> bool:
+    """Exercise 9.2: Chaudhry et al.'s forgetting: mean over j<T-1 of max_{j<=l<T-1} R[l, j] - R[T-1, j]."""
+    name = "Exercise 9.2 (forgetting measure)"
+    hint = "for every old task j: best accuracy over rows j..T-2 of column j, minus the final R[T-1, j]; then average"
+    if fn is not None:
+        R = _MATRICES[1]
+        try:
+            value = _call(fn, R)
+        except Exception:  # noqa: BLE001 - the generic check reports exceptions
+            value = None
+        if value is not None and not math.isclose(float(value), continual_metrics.forgetting(R), abs_tol=1e-9):
+            value = float(value)
+            if math.isclose(value, -continual_metrics.backward_transfer(R), abs_tol=1e-6):
+                return check_true(
+                    name, False, hint,
+                    failure="that is -BWT (you used the diagonal R[j, j]); the forgetting measure uses the BEST "
+                    "earlier accuracy of task j, which can be higher than R[j, j] after positive transfer",
+                )
+            T = R.shape[0]
+            with_future = np.mean([R[: T - 1, j].max() - R[-1, j] for j in range(T - 1)])
+            if math.isclose(value, with_future, abs_tol=1e-6):
+                return check_true(
+                    name, False, hint,
+                    failure="your max also looks at rows before task j was learned (l < j); start at row j",
+                )
+    return check_function(
+        name, fn, continual_metrics.forgetting, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
+        success="forgetting >= -BWT always, with equality when no task ever improved after its own training",
+    )
+
+
+def _diagnose_prototypes(fn, cases) -> str | None:
+    """A specific message for the usual prototype-head mistakes (None if no known mistake matches)."""
+    support_z, support_y, query_z = cases[0]
+    try:
+        value = fn(support_z.clone(), support_y.clone(), query_z.clone())
+        value = None if value is None else torch.as_tensor(value, dtype=torch.float32)
+    except Exception:  # noqa: BLE001 - the generic check reports exceptions
+        return None
+    n = int(support_y.max()) + 1
+    right = continual.prototype_logits(support_z, support_y, query_z)
+    if value is None or value.shape != right.shape or torch.allclose(value, right, rtol=1e-4, atol=1e-5):
+        return None
+    sorted_means = support_z.reshape(n, -1, support_z.shape[1]).mean(1)  # as if the support were sorted by label
+    if torch.allclose(value, -torch.cdist(query_z, sorted_means) ** 2, rtol=1e-4, atol=1e-4):
+        return "you assumed the support is sorted by label (a reshape); select each class with support_y == k"
+    if torch.allclose(value, -(-right).sqrt(), rtol=1e-4, atol=1e-4):
+        return "that is minus the distance; ProtoNet's logit is minus the SQUARED distance"
+    if torch.allclose(value, right.softmax(-1), rtol=1e-4, atol=1e-5):
+        return "those are probabilities (after a softmax); return the logits, the loss applies the softmax itself"
+    return None
+
+
+def check_prototype_logits(fn) -> bool:
+    """Exercise 9.3: ``fn(support_z [S, D], support_y [S], query_z [Q, D]) -> logits [Q, N]``."""
+    name = "Exercise 9.3 (prototype head)"
+    hint = ("prototype c_k = mean of the embeddings of the support examples labelled k (labels come in any "
+            "order); logit[q, k] = minus the squared Euclidean distance between query q and c_k")
+    g = torch.Generator().manual_seed(8)
+    cases = []
+    for n, k, q, d in [(3, 2, 4, 5), (5, 1, 3, 8), (4, 3, 6, 2)]:
+        support_y = torch.arange(n).repeat_interleave(k)[torch.randperm(n * k, generator=g)]
+        cases.append((torch.randn(n * k, d, generator=g), support_y, torch.randn(q, d, generator=g)))
+    specific = _diagnose_prototypes(fn, cases) if fn is not None else None
+    if specific:
+        return check_true(name, False, hint, failure=specific)
+    return check_function(
+        name, fn, continual.prototype_logits, cases, rtol=1e-4, atol=1e-5, hint=hint,
+        success="a prototype head is learned in one pass over the memory: nothing to forget",
+    )
+
+
+def check_first_task_drop(answer, matrix) -> bool:
+    """Exercise 9.4: percentage points lost on the first task between R[0, 0] and R[T-1, 0]."""
+    name = "Exercise 9.4 (reading the matrix)"
+    hint = ("row i = after training on task i, column j = tested on task j: follow the first task down its "
+            "column, from the moment it was learned to the end; answer in percentage points")
     if answer is None:
         return not_attempted(name, hint)
+    R = continual_metrics.check_accuracy_matrix(matrix, min_tasks=2)
+    expected = 100 * (R[0, 0] - R[-1, 0])
     value = float(answer)
-    if abs(value - 1.96 * std / half_width) < 1:
-        return check_true(name, False, hint, failure="that is sqrt(n); square it")
-    if value == expected - 1:
-        return check_true(name, False, hint, failure=f"with n = {int(value)} the half-width is still a little above "
-                          f"{half_width}: round UP")
-    if abs(value - (std / half_width) ** 2) < 1:
-        return check_true(name, False, hint, failure="you left out the quantile 1.96 (the interval is 1.96 "
-                          "standard errors on each side for 95 %)")
-    if value == exact and exact != expected:
-        return _correct(name, f"{exact} episodes with the exact t quantile ({expected} with 1.96)")
-    return check_close(name, value, expected, rtol=0, atol=0.5, hint=hint,
-                       success=f"{expected} episodes for ±{half_width:.1%} when episodes vary by {std:.0%}")
-
-
-TITLES = {
-    "A": "Optimization as a Model for Few-Shot Learning",
-    "B": "Learning to learn by gradient descent by gradient descent",
-    "C": "On First-Order Meta-Learning Algorithms",
-    "D": "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks",
-    "E": "Matching Networks for One Shot Learning",
-    "F": "Meta-Learning with Memory-Augmented Neural Networks",
-    "G": "Neural Turing Machines",
-    "H": "Siamese Neural Networks for One-shot Image Recognition",
-}
-_CITATIONS = {  # method -> letter in TITLES (the answers; notebooks import only METHODS)
-    "Reptile": "C",
-    "first-order MAML (the first-order approximation itself)": "D",
-    "LSTM meta-learner for few-shot learning (Ravi & Larochelle)": "A",
-    "LSTM optimizer that replaces SGD (Andrychowicz et al.)": "B",
-    "MANN with least-recently-used writes": "F",
-}
-METHODS = list(_CITATIONS)
-_MIX_UPS = {  # (method, wrong letter) -> why that paper is not the one
-    ("Reptile", "A"): "a mix-up common in blog posts: that paper (Ravi & Larochelle 2017) meta-learns an LSTM that "
-                      "produces the updates of a few-shot learner; Reptile is a first-order method, "
-                      "from a paper about first-order algorithms",
-    ("Reptile", "D"): "Reptile is not in the MAML paper; it came a year later, from the paper that analyses "
-                      "first-order meta-learning",
-    ("first-order MAML (the first-order approximation itself)", "C"): "Nichol et al. (2018) analyse first-order MAML "
-        "and call it FOMAML, but the approximation was introduced (and tested on MiniImagenet) in the MAML paper itself",
-    ("LSTM meta-learner for few-shot learning (Ravi & Larochelle)", "B"): "that is the LSTM *optimizer* of "
-        "Andrychowicz et al. (2016), which learns to train networks, not to learn from a few examples",
-    ("LSTM optimizer that replaces SGD (Andrychowicz et al.)", "A"): "that is Ravi & Larochelle's few-shot "
-        "meta-learner; the optimizer paper's title says what it replaces gradient descent with",
-    ("MANN with least-recently-used writes", "G"): "the Neural Turing Machine (Graves et al. 2014) is the "
-        "architecture MANN starts from; LRUA and the one-shot experiments are in Santoro et al. (2016)",
-}
-
-
-def _letter(given) -> str:
-    """A letter, or a full title turned into its letter (case and spacing ignored)."""
-    for letter, title in TITLES.items():
-        if _plain(given) == _plain(title):
-            return letter
-    return str(given).strip().upper()
-
-
-def check_citations(answer) -> bool:
-    """Exercise 9.4: method -> letter of its paper in ``TITLES`` (blog posts often mix two of them up)."""
-    name = "Exercise 9.4"
-    hint = "match what each method does with what each title says; two titles describe two different LSTMs"
-
-    def explain(method, given):
-        letter = _letter(given)
-        if letter not in TITLES:
-            return f"{method!r}: {given!r} is not one of the letters {', '.join(TITLES)}"
-        why = _MIX_UPS.get((method, letter), "that paper introduced something else")
-        return f"{method!r} is not {letter} ({TITLES[letter]!r}): {why}"
-
-    if isinstance(answer, dict):
-        answer = {method: _letter(given) for method, given in answer.items() if given is not None}
-    return check_mapping(name, answer, _CITATIONS, hint, explain, success="all five attributions right")
+    if abs(expected) > 1.0 and math.isclose(value, expected / 100, rel_tol=1e-2):
+        return check_true(name, False, hint, failure="that is a fraction; give percentage points (x 100)")
+    transposed = 100 * (R[0, 0] - R[0, -1])
+    if not math.isclose(expected, transposed, abs_tol=0.5) and math.isclose(value, transposed, abs_tol=0.5):
+        return check_true(name, False, hint, failure="you read a row instead of a column: R[0, -1] is task T-1 before it was learned")
+    return check_close(name, value, expected, rtol=0.0, atol=0.5, hint=hint)
