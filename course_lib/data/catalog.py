@@ -16,6 +16,7 @@ __all__ = ["FILES", "DataError", "RemoteFile", "fix_command", "md5sum"]
 
 _OMNIGLOT = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
 _DKVMN = "https://raw.githubusercontent.com/jennyzhang0215/DKVMN/master/data/assist2009_updated"
+_MOVIELENS = "https://files.grouplens.org/datasets/movielens"
 
 
 class DataError(RuntimeError):
@@ -64,6 +65,9 @@ def _entries() -> dict[str, RemoteFile]:
         RemoteFile("assistments/assist2009_updated_skill_mapping.txt",
                    f"{_DKVMN}/assist2009_updated_skill_mapping.txt",
                    "09174e1d40d29fd5af2a8c762c84dc90", 2_928),
+        # copies differ in their zip bytes, not in their members: course_lib.data.movielens checks the members
+        RemoteFile("movielens/ml-latest-small.zip", f"{_MOVIELENS}/ml-latest-small.zip",
+                   "bd8ff21f704c18b59b4a8765b038ac0e", 972_354),
     ]
     return {f.key: f for f in files}
 
