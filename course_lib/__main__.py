@@ -1,14 +1,20 @@
-"""Command line: ``python -m course_lib doctor`` and ``python -m course_lib data [--download KEY|all]``.
+"""Command line: ``python -m course_lib doctor | data | list | run``.
 
 ``doctor`` checks the set-up (Python, packages, PyTorch, device, budget, data, cache folder) and
 prints one line per check, ``OK`` or ``PROBLEM`` followed by the fix; it exits with status 1 when
 there is any problem. ``data`` lists every known data file as verified, corrupt or missing, with
 its URL and the command that fixes it; ``--download`` fetches files (``all`` for every one).
+``list`` names the experiments that can run headless, with their expected time per budget; ``run
+NAME [--budget B] [--device D] [--set KEY=VALUE ...]`` runs one: the chapter's own training code,
+checkpointed (an interrupted run resumes; a finished one is reloaded), then its evaluation, written
+to ``results/run-NAME.json``. Under ``torchrun --nproc_per_node N -m course_lib run ...`` the
+meta-batch is split across the N processes (:mod:`course_lib.distributed`).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import importlib.metadata
 import os
@@ -220,6 +226,17 @@ def data(download: list[str] | None) -> int:
     return status
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value), the value read as a Python literal (``24``, ``1e-3``) or kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. meta_batch_size=24), got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -227,9 +244,33 @@ def main(argv: list[str] | None = None) -> int:
     data_parser = commands.add_parser("data", help="list data files; --download KEY|all fetches them")
     data_parser.add_argument("--download", nargs="+", metavar="KEY",
                              help="file key(s) as listed, or 'all'; replaces missing or corrupt copies")
+    commands.add_parser("list", help="name the experiments that run headless, with their expected time per budget")
+    run_parser = commands.add_parser(
+        "run", help="run one experiment headless (checkpointed, resumable; torchrun: several processes)",
+        description="Run an experiment with its chapter's training code: the checkpoint it writes is the one "
+                    "the notebook reloads, and its numbers go to results/run-NAME.json. An interrupted run "
+                    "resumes from its checkpoint. Several processes: torchrun --nproc_per_node N -m course_lib "
+                    "run NAME (the meta-batch must divide by N).")
+    run_parser.add_argument("experiment", help="its name, as listed by `python -m course_lib list`")
+    run_parser.add_argument("--budget", choices=runtime.BUDGETS, default=None,
+                            help="smoke | standard | full (default: COURSE_BUDGET, else standard)")
+    run_parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: COURSE_DEVICE or the "
+                                                           "best available; under torchrun each process takes "
+                                                           "its own GPU)")
+    run_parser.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                            help="override a training setting, e.g. --set meta_batch_size=24 (repeatable)")
+    run_parser.add_argument("--results-dir", default=None, help="folder for run-NAME.json (default: results/)")
+    run_parser.add_argument("--no-progress", action="store_true", help="no progress bars (e.g. in logs)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         return doctor()
+    if args.command in ("list", "run"):
+        from course_lib.experiments import registry
+
+        if args.command == "list":
+            return registry.print_list()
+        return registry.run_named(args.experiment, args.budget or runtime.get_budget(), args.device,
+                                  dict(args.settings), args.results_dir, not args.no_progress)
     return data(args.download)
 
 

@@ -1,18 +1,25 @@
-"""`python -m course_lib doctor` and `python -m course_lib data` (in-process, fixture data, no network)."""
+"""`python -m course_lib doctor | data | list | run` (in-process, fixture data, no network; `run` on the mirror)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 import runpy
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import course_lib.__main__ as cli
-from course_lib.data import fetch
+from course_lib.data import fetch, omniglot
 from course_lib.data.fetch import RemoteFile
+from course_lib.data.omniglot import CharacterSet
+from course_lib.experiments import gbml as gx
+from course_lib.experiments import registry
 
 GOOD = b"good bytes" * 100
 KEYS = ("set/a.bin", "set/b.bin", "set/large.bin")
@@ -161,3 +168,138 @@ def test_module_entry_point_exits_with_the_status(env, capsys, monkeypatch):
     with pytest.raises(SystemExit) as info:
         runpy.run_module("course_lib", run_name="__main__")
     assert info.value.code == 1 and "PROBLEM  budget" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------
+# `list` and `run`: headless experiments (the real chapter code on the offline mirror, smoke budget)
+# --------------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("COURSE_DATA_DIR", ROOT / "data"))
+
+
+@pytest.fixture
+def headless(tmp_path, monkeypatch):
+    """Own cache and results folders, CPU, one thread, the data mirror CI uses."""
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    monkeypatch.setenv("COURSE_BUDGET", "standard")  # `--budget smoke` must win over it
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tmp_path
+    torch.set_num_threads(threads)
+
+
+def test_run_help_names_the_options_and_torchrun(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert info.value.code == 0
+    for word in ("--budget", "--device", "--set", "--results-dir", "torchrun --nproc_per_node"):
+        assert word in out
+
+
+def test_list_names_every_experiment_with_a_time_per_budget(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name, experiment in registry.EXPERIMENTS.items():
+        assert name in out and experiment.chapter in out
+        assert set(experiment.expected) == {"smoke", "standard", "full"}
+        for expected in experiment.expected.values():
+            assert expected in out
+    assert {"maml-sinusoid", "reptile-omniglot", "protonet-omniglot"} <= set(registry.EXPERIMENTS)
+
+
+def test_run_rejects_unknown_experiments_and_malformed_settings(headless, capsys):
+    assert cli.main(["run", "mamal-sinusoid", "--budget", "smoke"]) == 2
+    assert "maml-sinusoid" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", "maml-sinusoid", "--set", "meta_batch_size"])
+    assert "KEY=VALUE" in capsys.readouterr().err
+    assert cli._setting("meta_lr=1e-3") == ("meta_lr", 0.001) and cli._setting("x=adam") == ("x", "adam")
+
+
+def test_run_maml_sinusoid_smoke_writes_results_and_the_notebooks_checkpoint(headless, capsys):
+    results = headless / "results"
+    assert cli.main(["run", "maml-sinusoid", "--budget", "smoke", "--results-dir", str(results),
+                     "--no-progress"]) == 0
+    record = json.loads((results / "run-maml-sinusoid.json").read_text())
+    assert record["budget"] == "smoke" and record["results"]["world_size"] == 1
+    out = record["results"]
+    assert out["meta_steps"] == 1200 and out["settings"]["meta_batch_size"] == 25
+    mse = out["test_mse_5shot_600tasks"]
+    assert mse["10"][0] < mse["0"][0]  # adaptation helps after meta-training
+    # chapter 02's own call finds the finished run: it reloads, it does not train
+    capsys.readouterr()
+    reloaded = gx.train_sinusoid("maml", 1200, device="cpu", progress=False)
+    assert "loaded the finished run" in capsys.readouterr().out
+    assert len(reloaded.history.steps) == 1200
+
+
+def test_interrupted_run_resumes_where_it_stopped(headless, monkeypatch, capsys):
+    results = headless / "results"
+    args = ["run", "fomaml-sinusoid", "--budget", "smoke", "--results-dir", str(results), "--no-progress",
+            "--set", "meta_batch_size=5"]
+    original, calls = gx._meta_step, []
+
+    def stops_at_step_100(*a, **k):
+        calls.append(1)
+        if len(calls) == 101:
+            raise KeyboardInterrupt
+        return original(*a, **k)
+
+    monkeypatch.setattr(gx, "_meta_step", stops_at_step_100)
+    assert cli.main(args) == 0
+    assert "interrupted at step 100 of 300" in capsys.readouterr().out
+    monkeypatch.setattr(gx, "_meta_step", original)
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "at step 100 of 300" in out
+    resumed = torch.load(next((headless / "cache" / "checkpoints").glob("*.pt")), weights_only=False)
+    assert resumed["step"] == 300
+    # the same run without interruption ends in the same parameters
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(headless / "cache-straight"))
+    assert cli.main(args) == 0
+    straight = torch.load(next((headless / "cache-straight" / "checkpoints").glob("*.pt")), weights_only=False)
+    for name, value in straight["state"]["model"].items():
+        assert torch.equal(value, resumed["state"]["model"][name]), name
+
+
+def test_torchrun_two_processes_run_and_write_once(headless):
+    """The torchrun variant: 2 gloo processes share each meta-batch of 24 tasks; rank 0 writes the results."""
+    results = headless / "results"
+    env = dict(os.environ, OMP_NUM_THREADS="1", COURSE_DATA_DIR=str(MIRROR))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "course_lib", "run", "maml-sinusoid", "--budget", "smoke", "--set", "meta_batch_size=24",
+               "--results-dir", str(results), "--no-progress"]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((results / "run-maml-sinusoid.json").read_text())["results"]
+    assert record["world_size"] == 2 and record["settings"]["meta_batch_size"] == 24
+    assert record["test_mse_5shot_600tasks"]["10"][0] < record["test_mse_5shot_600tasks"]["0"][0]
+    assert done.stdout.count("results written to") == 1
+    files = sorted(p.name for p in (headless / "cache" / "checkpoints").iterdir())
+    assert len(files) == 2 and sum(".rank1." in f for f in files) == 1
+    # a meta-batch that does not divide among the processes stops with the explanation
+    odd = [arg if arg != "meta_batch_size=24" else "meta_batch_size=25" for arg in command]
+    bad = subprocess.run(odd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "does not divide among 2 processes" in bad.stdout + bad.stderr
+
+
+def synthetic_pool(name: str, count: int, offset: int) -> CharacterSet:
+    images = torch.arange(offset, offset + count, dtype=torch.float32)[:, None, None, None].expand(count, 2, 3, 3)
+    return CharacterSet(images.clone(), [f"{name}-alphabet"] * count, [f"{name}/c{i}" for i in range(count)], name)
+
+
+def test_full_budget_uses_the_papers_1200_character_split(monkeypatch):
+    sizes = {"background": (964, 0), "evaluation": (659, 964)}
+    monkeypatch.setattr(omniglot, "load_omniglot", lambda subset, **kw: synthetic_pool(subset, *sizes[subset]))
+    train, test = registry.omniglot_split("full", progress=False)
+    assert (len(train), len(test)) == (1200, 423)
+    ids = torch.cat([train.images[:, 0, 0, 0], test.images[:, 0, 0, 0]])
+    assert sorted(ids.tolist()) == list(range(1623))  # every character once, on one side only
+    assert {a for a in test.alphabets} == {"background-alphabet", "evaluation-alphabet"}
+    again, _ = omniglot.load_paper_split(progress=False)
+    assert torch.equal(again.images, train.images)  # seeded: the same split every time
+    with pytest.raises(ValueError, match="num_train"):
+        omniglot.load_paper_split(1623, progress=False)

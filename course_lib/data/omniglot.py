@@ -38,6 +38,7 @@ __all__ = [
     "load_background_small",
     "load_lake_runs",
     "load_omniglot",
+    "load_paper_split",
     "merge_character_sets",
     "split_characters",
 ]
@@ -188,6 +189,25 @@ def load_background_small(*, image_size: int = 28, progress: bool = True) -> Cha
     first = load_omniglot("background_small1", image_size=image_size, progress=progress)
     second = load_omniglot("background_small2", image_size=image_size, progress=progress)
     return merge_character_sets(first, second, name="background_small")
+
+
+def load_paper_split(num_train: int = 1200, *, seed: int = 1, image_size: int = 28,
+                     progress: bool = True) -> tuple[CharacterSet, CharacterSet]:
+    """The papers' Omniglot protocol: all 1623 characters, ``num_train`` for meta-training, the rest for test.
+
+    Vinyals et al. (2016), Finn et al. (2017) and Snell et al. (2017) pool the background (964) and
+    evaluation (659) sets and meta-train on 1200 characters (x4 rotations), testing on the other 423.
+    The characters are chosen by a seeded shuffle (``torch.Generator(seed)``), not the papers' own
+    lists. Needs the two full zips (not in the offline mirror): ``python -m course_lib data --download
+    omniglot/images_background.zip omniglot/images_evaluation.zip`` (md5-verified like every file).
+    """
+    pooled = merge_character_sets(load_omniglot("background", image_size=image_size, progress=progress),
+                                  load_omniglot("evaluation", image_size=image_size, progress=progress), name="omniglot")
+    if not 0 < num_train < len(pooled):
+        raise ValueError(f"num_train must be between 1 and {len(pooled) - 1}, got {num_train}")
+    order = torch.randperm(len(pooled), generator=torch.Generator().manual_seed(seed)).tolist()
+    return (pooled.subset(sorted(order[:num_train]), name=f"omniglot-train{num_train}"),
+            pooled.subset(sorted(order[num_train:]), name=f"omniglot-test{len(pooled) - num_train}"))
 
 
 def split_characters(charset: CharacterSet, test_fraction: float = 0.3, seed: int = 0,

@@ -1,8 +1,8 @@
 """The experiments of chapters 02 (MAML) and 03 (Reptile): sinusoid regression and Omniglot.
 
 Each ``train_*`` function builds the model, meta-trains it with :func:`course_lib.training.train_loop`
-(checkpointed under ``cache_dir()``, so re-running a notebook reloads a finished run instantly),
-and returns a :class:`Run`. ``evaluate_*`` functions score few-step adaptation on held-out tasks.
+(checkpointed under ``cache_dir()``, so re-running a notebook reloads a finished run instantly; ``group``: over
+several processes, :mod:`course_lib.distributed`) and returns a :class:`Run`. ``evaluate_*`` score adaptation.
 
 Methods: ``"maml"`` (second order), ``"fomaml"`` (first order), ``"reptile"``, and for sinusoids
 ``"pretrained"`` (joint training on all tasks, the MAML paper's baseline) and ``"metasgd"`` (chapter 04:
@@ -31,11 +31,12 @@ from course_lib.algorithms import maml, meta_sgd, reptile
 from course_lib.baselines import joint_pretraining
 from course_lib.data.sinusoid import SinusoidTaskFamily
 from course_lib.data.episodes import EpisodeSampler
+from course_lib.distributed import SINGLE, TaskGroup
 from course_lib.evaluation import evaluate_adaptation
 from course_lib.metrics import accuracy
 from course_lib.nets import MLP, Conv4, params_of
 from course_lib.runtime import cache_dir
-from course_lib.training import History, train_loop
+from course_lib.training import History
 
 METHODS = ("maml", "fomaml", "reptile", "pretrained", "metasgd")
 
@@ -118,7 +119,7 @@ def _checkpoint_path(checkpoint: bool, prefix: str, cfg: dict, suffix: str):
 
 
 def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = "cpu", seed: int = 0,
-                   checkpoint: bool = True, progress: bool = True, **overrides) -> Run:
+                   checkpoint: bool = True, progress: bool = True, group: TaskGroup = SINGLE, **overrides) -> Run:
     """Meta-train the 1-40-40-1 ReLU MLP on sinusoid tasks with ``method``.
 
     Settings default to :data:`SINUSOID` (and :data:`SINUSOID_REPTILE` for Reptile,
@@ -139,12 +140,12 @@ def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = 
     if method == "metasgd":
         model = meta_sgd.MetaSGD(model, (cfg["init_step_min"], cfg["init_step_max"]), inner_steps=cfg["inner_steps"],
                                  loss_fn=F.mse_loss, generator=torch.Generator().manual_seed(seed + 2)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["meta_lr"])
-    family = SinusoidTaskFamily()
-    generator = torch.Generator().manual_seed(seed + 1)
+    optimizer = group.wrap(torch.optim.Adam(model.parameters(), lr=cfg["meta_lr"]))
+    family, tasks = SinusoidTaskFamily(), group.local_tasks(cfg["meta_batch_size"])
+    generator = torch.Generator().manual_seed(group.seed(seed + 1))
 
     def step_fn(step: int) -> dict:
-        batch = family.sample_batch(cfg["meta_batch_size"], cfg["k_shot"], cfg["k_shot"], generator).to(device)
+        batch = family.sample_batch(tasks, cfg["k_shot"], cfg["k_shot"], generator).to(device)
         if method == "pretrained":
             return _timed(lambda: joint_pretraining.joint_training_step(model, optimizer, batch, loss_fn=F.mse_loss))
         if method == "metasgd":  # vmapped over tasks, like MAML below
@@ -153,8 +154,8 @@ def train_sinusoid(method: str, num_steps: int, *, device: torch.device | str = 
         return _meta_step(method, model, optimizer, batch, F.mse_loss, cfg, vectorize=True)
 
     path = _checkpoint_path(checkpoint, f"sinusoid_{method}", cfg, f"seed{seed}_{num_steps}")
-    history = train_loop(step_fn, num_steps, state={"model": model, "optimizer": optimizer, "generator": generator},
-                         checkpoint_path=path, desc=f"sinusoid {method}", progress=progress, log_every=50)
+    history = group.train_loop(step_fn, num_steps, state={"model": model, "optimizer": optimizer, "generator": generator},
+                               checkpoint_path=path, desc=f"sinusoid {method}", progress=progress, log_every=50)
     return Run(method, model, history, cfg)
 
 
@@ -175,7 +176,8 @@ def evaluate_sinusoid(model: nn.Module, tasks, *, update, steps=(0, 1, 5, 10)) -
 # Omniglot N-way K-shot classification
 # --------------------------------------------------------------------------------------------
 def train_omniglot(method: str, num_steps: int, train_images: torch.Tensor, *, device: torch.device | str = "cpu",
-                   seed: int = 0, checkpoint: bool = True, progress: bool = True, **overrides) -> Run:
+                   seed: int = 0, checkpoint: bool = True, progress: bool = True, group: TaskGroup = SINGLE,
+                   **overrides) -> Run:
     """Meta-train Conv-4 (strided, as in MAML) on N-way K-shot episodes of ``train_images [C, M, 28, 28]``.
 
     Rotations by multiples of 90° are extra classes (meta-training only). Settings default to
@@ -183,26 +185,26 @@ def train_omniglot(method: str, num_steps: int, train_images: torch.Tensor, *, d
     Adam(``meta_lr``), or with ``meta_lr_final`` plain SGD annealed linearly from ``meta_lr`` to it (Nichol et al.).
     """
     _check_method(method, ("maml", "fomaml", "reptile"))
-    cfg = dict(OMNIGLOT, **(OMNIGLOT_REPTILE if method == "reptile" else {}))
-    cfg.update(overrides)
+    cfg = dict(OMNIGLOT, **(OMNIGLOT_REPTILE if method == "reptile" else {})) | overrides
     device = torch.device(device)
     torch.manual_seed(seed)
     model = Conv4(cfg["n_way"], pooling="stride").to(device)
-    annealed = "meta_lr_final" in cfg
-    optimizer = (torch.optim.SGD if annealed else torch.optim.Adam)(model.parameters(), lr=cfg["meta_lr"])
-    sampler = EpisodeSampler(train_images, cfg["n_way"], cfg["k_shot"], cfg["q_query"], rotations=True, seed=seed)
+    annealed, tasks = "meta_lr_final" in cfg, group.local_tasks(cfg["meta_batch_size"])
+    optimizer = group.wrap((torch.optim.SGD if annealed else torch.optim.Adam)(model.parameters(), lr=cfg["meta_lr"]))
+    shape = (cfg["n_way"], cfg["k_shot"], cfg["q_query"])
+    sampler = EpisodeSampler(train_images, *shape, rotations=True, seed=group.seed(seed))
 
     def step_fn(step: int) -> dict:
         if annealed:  # epsilon = meta_lr at step 0, -> meta_lr_final at the end
             lr0, lr1 = cfg["meta_lr"], cfg["meta_lr_final"]
             optimizer.param_groups[0]["lr"] = lr0 + (lr1 - lr0) * step / num_steps
-        batch = sampler.sample_batch(cfg["meta_batch_size"]).to(device)
+        batch = sampler.sample_batch(tasks).to(device)
         # the task loop: faster than vmap for Conv-4 on a CPU with one thread (benchmarks/maml_step.py)
         return _meta_step(method, model, optimizer, batch, F.cross_entropy, cfg, vectorize=False)
 
     path = _checkpoint_path(checkpoint, f"omniglot_{method}", cfg, f"C{len(train_images)}_seed{seed}_{num_steps}")
-    history = train_loop(step_fn, num_steps, state={"model": model, "optimizer": optimizer, "sampler": sampler},
-                         checkpoint_path=path, desc=f"omniglot {method}", progress=progress, log_every=5)
+    history = group.train_loop(step_fn, num_steps, state={"model": model, "optimizer": optimizer, "sampler": sampler},
+                               checkpoint_path=path, desc=f"omniglot {method}", progress=progress, log_every=5)
     return Run(method, model, history, cfg)
 
 

@@ -2,8 +2,8 @@
 
 Every episodic model (ProtoNet, MatchingNet, RelationNet) has the same interface:
 ``scores = model(support_x, support_y, query_x, n_way)`` and ``loss = model.loss(scores, query_y)``.
-One training step = sample an episode, score its **query** set, step Adam. The learning rate is
-halved at 50 % and 75 % of the run (Snell et al. halve it every 2000 episodes).
+One training step = sample an episode (or ``episodes_per_step``), score its **query** set, step Adam.
+The learning rate is halved at 50 % and 75 % of the run (Snell et al. halve it every 2000 episodes).
 Checkpoints go to ``cache_dir()/ch05/<name>.pt``: re-running a notebook reloads finished runs.
 On the CPU the models are trained with channels-last weights (see :func:`to_training_device`).
 """
@@ -16,8 +16,9 @@ import time
 import torch
 from torch import Tensor, nn
 
+from course_lib.distributed import SINGLE, TaskGroup
 from course_lib.runtime import cache_dir
-from course_lib.training import History, train_loop
+from course_lib.training import History
 
 __all__ = ["checkpoint_path", "to_training_device", "train_episodic", "train_siamese"]
 
@@ -63,17 +64,22 @@ def train_episodic(
     resume: bool = True,
     desc: str | None = None,
     progress: bool = True,
+    episodes_per_step: int = 1,
+    group: TaskGroup = SINGLE,
 ) -> History:
-    """Train ``model`` on ``num_steps`` episodes from ``sampler`` (an ``EpisodeSampler``).
+    """Train ``model`` for ``num_steps`` steps on episodes from ``sampler`` (an ``EpisodeSampler``).
 
     name : checkpoint name (None: no checkpoint); see :func:`checkpoint_path`.
     support_loss : reproduce a published bug: compute the loss on the **support** set, the
         examples that built the classifier, instead of the query set (only for the exercise).
+    episodes_per_step : the meta-batch: each step minimises the mean loss of this many episodes
+        (1 as in Snell et al.); with ``group`` (:mod:`course_lib.distributed`) every process takes its
+        share of them, from its own ``sampler`` (seed it with ``group.seed(...)``).
     Records per step: ``loss``, ``acc`` (on the set the loss used), and ``time`` (seconds).
     """
-    n_way = sampler.n_way
+    n_way, local = sampler.n_way, group.local_tasks(episodes_per_step)
 
-    def loss_and_accuracy() -> tuple[Tensor, float]:
+    def one_episode() -> tuple[Tensor, float]:
         ep = sampler.sample().to(device)
         if support_loss:
             scores = model(ep.support_x, ep.support_y, ep.support_x, n_way)
@@ -83,8 +89,12 @@ def train_episodic(
             target = ep.query_y
         return model.loss(scores, target), (scores.argmax(dim=1) == target).float().mean().item()
 
+    def loss_and_accuracy() -> tuple[Tensor, float]:
+        losses, accuracies = zip(*(one_episode() for _ in range(local)))
+        return sum(losses) / local, sum(accuracies) / local
+
     return _fit(model, sampler, loss_and_accuracy, num_steps, lr=lr, device=device, name=name, resume=resume,
-                desc=desc or name or "meta-train", progress=progress)
+                desc=desc or name or "meta-train", progress=progress, group=group)
 
 
 def train_siamese(
@@ -113,10 +123,11 @@ def train_siamese(
 
 
 def _fit(model: nn.Module, sampler, loss_and_accuracy, num_steps: int, *, lr: float, device, name: str | None,
-         resume: bool, desc: str, progress: bool) -> History:
+         resume: bool, desc: str, progress: bool, group: TaskGroup = SINGLE) -> History:
     """Adam with a step schedule on ``loss_and_accuracy() -> (loss, acc)``, checkpointed as ``name``."""
     to_training_device(model, device)
     optimizer, schedule = _optimizer_and_schedule(model, lr, num_steps)
+    group.wrap(optimizer)
 
     def step_fn(step: int) -> dict:
         t0 = time.perf_counter()
@@ -129,5 +140,5 @@ def _fit(model: nn.Module, sampler, loss_and_accuracy, num_steps: int, *, lr: fl
 
     state = {"model": model, "optimizer": optimizer, "schedule": schedule, "sampler": sampler}
     path = checkpoint_path(name, num_steps) if name else None
-    return train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume, desc=desc,
-                      progress=progress)
+    return group.train_loop(step_fn, num_steps, state=state, checkpoint_path=path, resume=resume, desc=desc,
+                            progress=progress)
