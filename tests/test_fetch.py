@@ -7,6 +7,7 @@ import io
 import os
 import re
 import urllib.error
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,35 @@ def test_md5sum_reads_files_larger_than_one_chunk(tmp_path):
     file = Path(tmp_path) / "x"
     file.write_bytes(data)
     assert fetch.md5sum(file) == hashlib.md5(data).hexdigest()
+
+
+def _zip_bytes(members: dict[str, bytes], comment: bytes = b"") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(f"top/{name}", data)
+        archive.comment = comment
+    return buffer.getvalue()
+
+
+def test_a_zip_checked_by_its_members_accepts_other_copies_and_rejects_other_contents(datadir, monkeypatch):
+    members = {"a.csv": b"1,2\n", "b.csv": b"3,4\n"}
+    one_copy = _zip_bytes(members)
+    monkeypatch.setitem(fetch.FILES, KEY, RemoteFile(
+        KEY, "https://example.org/file.zip", hashlib.md5(one_copy).hexdigest(), len(one_copy),
+        members=tuple((name, hashlib.md5(data).hexdigest()) for name, data in members.items())))
+    other_copy = _zip_bytes(members, comment=b"repacked")  # different bytes, same members
+    assert hashlib.md5(other_copy).hexdigest() != fetch.FILES[KEY].md5
+    serve(monkeypatch, [FakeResponse(other_copy)])
+    path = fetch.ensure_file(KEY)
+    assert fetch.ensure_file(KEY, download=False) == path and fetch.file_status([KEY])[0]["status"] == "ok"
+    path.unlink()
+    tampered = _zip_bytes({**members, "b.csv": b"3,5\n"})
+    serve(monkeypatch, [FakeResponse(tampered), FakeResponse(tampered)])
+    with pytest.raises(DataError, match=r"b.csv has md5 [0-9a-f]{32}, expected"):
+        fetch.download_file(KEY, retries=1)
+    assert not path.exists()
+    path.write_bytes(tampered)
+    with pytest.raises(DataError, match=r"(?s)corrupt.*found: b.csv has md5"):
+        fetch.ensure_file(KEY)
+    assert fetch.file_status([KEY])[0]["status"] == "corrupt"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from dataclasses import dataclass
 
-__all__ = ["FILES", "DataError", "RemoteFile", "fix_command", "md5sum"]
+__all__ = ["FILES", "DataError", "RemoteFile", "fix_command", "md5sum", "mismatch"]
 
 _OMNIGLOT = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
 _DKVMN = "https://raw.githubusercontent.com/jennyzhang0215/DKVMN/master/data/assist2009_updated"
@@ -33,6 +34,9 @@ class RemoteFile:
         md5: expected md5 hex digest of the file's bytes.
         size_hint: size in bytes when known (progress bar only; the md5 is what is checked).
         optional: True for large files that offline mirrors may leave out (the full Omniglot zips).
+        members: for a zip whose copies differ in their bytes but not in their contents, ``(name, md5)``
+            of each member (below the zip's top folder): then the members are checked, not ``md5``
+            (which is that of one known copy).
     """
 
     relpath: str
@@ -40,6 +44,7 @@ class RemoteFile:
     md5: str
     size_hint: int | None = None
     optional: bool = False
+    members: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -65,9 +70,13 @@ def _entries() -> dict[str, RemoteFile]:
         RemoteFile("assistments/assist2009_updated_skill_mapping.txt",
                    f"{_DKVMN}/assist2009_updated_skill_mapping.txt",
                    "09174e1d40d29fd5af2a8c762c84dc90", 2_928),
-        # copies differ in their zip bytes, not in their members: course_lib.data.movielens checks the members
+        # copies differ in their zip bytes, not in their members: the members are checked
         RemoteFile("movielens/ml-latest-small.zip", f"{_MOVIELENS}/ml-latest-small.zip",
-                   "bd8ff21f704c18b59b4a8765b038ac0e", 972_354),
+                   "bd8ff21f704c18b59b4a8765b038ac0e", 972_354,
+                   members=(("ratings.csv", "325a6f09399d1c45671f187505e1a100"),
+                            ("movies.csv", "ed94fab72b62442ef8150d9446e000d6"),
+                            ("tags.csv", "1b2d21a7be1cc23d327b11155a4a6aea"),
+                            ("links.csv", "316913f95cdad64c745ca22f3630e230"))),
     ]
     return {f.key: f for f in files}
 
@@ -88,3 +97,23 @@ def md5sum(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def mismatch(spec: RemoteFile, path: str | os.PathLike) -> str | None:
+    """None when the file at ``path`` is ``spec``'s file, else what differs (an md5, or a member and its md5)."""
+    if not spec.members:
+        actual = md5sum(path)
+        return None if actual == spec.md5 else actual
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            for member, expected in spec.members:
+                found = [n for n in names if n == member or n.endswith("/" + member)]
+                if not found:
+                    return f"{member} is missing from the zip (expected md5 {expected})"
+                actual = hashlib.md5(archive.read(found[0])).hexdigest()
+                if actual != expected:
+                    return f"{member} has md5 {actual}, expected {expected}"
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        return f"not a readable zip ({err})"
+    return None

@@ -26,19 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.data.catalog import DataError, fix_command
-from course_lib.data.fetch import ensure_file, local_path
+from course_lib.data.catalog import FILES, DataError, fix_command
+from course_lib.data.fetch import ensure_file
 
 __all__ = ["MEMBERS", "MOVIELENS_KEY", "MovieLens", "load_movielens", "verify_members"]
 
 MOVIELENS_KEY = "movielens/ml-latest-small.zip"
-#: md5 of each member of the zip (below its top folder ``ml-latest-small/``).
-MEMBERS: dict[str, str] = {
-    "ratings.csv": "325a6f09399d1c45671f187505e1a100",
-    "movies.csv": "ed94fab72b62442ef8150d9446e000d6",
-    "tags.csv": "1b2d21a7be1cc23d327b11155a4a6aea",
-    "links.csv": "316913f95cdad64c745ca22f3630e230",
-}
+#: md5 of each member of the zip (below its top folder ``ml-latest-small/``), from the catalog.
+MEMBERS: dict[str, str] = dict(FILES[MOVIELENS_KEY].members)
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 
@@ -177,9 +172,7 @@ def load_movielens(path: str | Path | None = None, members: dict[str, str] | Non
     ``path``/``members``: another zip and its member md5s (tests use tiny fixture zips).
     """
     if path is None:
-        path = local_path(MOVIELENS_KEY)
-        if not path.is_file():  # a present zip is judged by its members, whatever its own bytes
-            path = ensure_file(MOVIELENS_KEY)
+        path = ensure_file(MOVIELENS_KEY)  # a present zip is judged by its members, whatever its own bytes
     contents = verify_members(path, members)
     movie_ids, titles, names, multi_hot, years = _parse_movies(contents["movies.csv"])
     index = {int(m): i for i, m in enumerate(movie_ids)}
