@@ -97,11 +97,35 @@ def test_num_skills_is_read_from_both_splits(tmp_path):
     assert train.subset([1]).sequences[0].skills.tolist() == [5, 1]
 
 
+def test_one_call_loads_a_dataset_given_as_files(tmp_path):
+    train, test = load_kt_splits(write(tmp_path, "mine_train.csv", TRAIN), write(tmp_path, "mine_test.csv", TEST))
+    assert (train.name, test.name) == ("mine/train", "mine/test")                  # the stem the files share
+    assert train.num_skills == test.num_skills == 7
+    assert train.sequences[1].origin == "mine_train.csv, line 4" and test.sequences[0].origin == "mine_test.csv, line 1"
+    alone, none = load_kt_splits(tmp_path / "mine_train.csv")
+    assert alone.name == "mine_train/train" and alone.num_skills == 5 and none is None
+    declared, _ = load_kt_splits(tmp_path / "mine_train.csv", tmp_path / "mine_test.csv", num_skills=9)
+    assert declared.num_skills == 9
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("", "mine_test.csv: the file holds no student"),
+    ("\n\n  \n", "mine_test.csv: the file holds no student"),
+    ("2\n1,2\n1,0\n1\n9\n1\n", r"mine_test.csv, line 5 \(student 1\): skill id 9 \(value 1\) is above the declared "
+                                  r"num_skills=7"),
+])
+def test_bad_files_are_caught_at_load_time_with_file_line_and_fix(tmp_path, text, fragment):
+    train = write(tmp_path, "mine_train.csv", TRAIN.replace("5,1", "7,1"))
+    with pytest.raises(DataFormatError, match=fragment) as info:
+        load_kt_splits(train, write(tmp_path, "mine_test.csv", text), num_skills=7)
+    assert "Check the path" in str(info.value) or "Declare more skills" in str(info.value)
+
+
 def test_load_assistments_on_any_file(tmp_path):
     data = load_assistments("test", path=write(tmp_path, "other.csv", TRAIN))
     assert data.num_skills == 5 and data.skill_names == {} and data.name == "other/test"
     assert load_assistments("train", path=tmp_path / "other.csv", num_skills=9).num_skills == 9
-    with pytest.raises(ValueError, match="uses skill ids up to 5"):
+    with pytest.raises(DataFormatError, match=r"other.csv, line 5 \(student 1\): skill id 5 .* num_skills=4"):
         load_assistments("train", path=tmp_path / "other.csv", num_skills=4)
     with pytest.raises(ValueError, match="split must be"):
         load_assistments("valid")

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data.assistments import load_assistments
+from course_lib.data.assistments import load_kt_splits
 from course_lib.edu.baselines import SkillRateBaseline, fine_tune_ability, fit_from_scratch, fit_global_irt
 from course_lib.edu.dkt import DKT
 from course_lib.edu.dkvmn import DKVMN
-from course_lib.edu.evaluation import (bootstrap_auc, cold_start_curve, paired_bootstrap_difference,
-                                       _weighted_auc, predict_sequences)
+from course_lib.edu.evaluation import cold_start_evaluation, compare_methods, kt_metrics, predict_sequences
 from course_lib.edu.personalized import (ColdStartSampler, PersonalizedStudentModel, maml_train, reptile_predict,
                                          reptile_train)
 from course_lib.edu.prototypes import PrototypeStudents
@@ -91,44 +90,53 @@ def test_reptile_and_prototypes_personalise(rasch):
     assert torch.allclose(post.sum(1), torch.ones(len(tasks10), dtype=post.dtype))
 
 
-def test_weighted_auc_and_bootstrap():
-    rng = np.random.default_rng(0)
-    scores = np.round(rng.normal(size=400), 1)           # many ties
-    labels = (rng.random(400) < 1 / (1 + np.exp(-2 * scores))).astype(float)
-    _, inverse = np.unique(scores, return_inverse=True)
-    assert abs(_weighted_auc(inverse, labels, np.ones(400), inverse.max() + 1) - roc_auc(scores, labels)) < 1e-12
-    # integer weights = duplicating responses
-    w = rng.integers(0, 3, 400).astype(float)
-    dup = np.repeat(np.arange(400), w.astype(int))
-    assert abs(_weighted_auc(inverse, labels, w, inverse.max() + 1) - roc_auc(scores[dup], labels[dup])) < 1e-12
-    groups = np.repeat(np.arange(40), 10)
-    auc, low, high = bootstrap_auc(scores, labels, groups, n_boot=100)
-    assert low < auc < high
-    diff, low, high = paired_bootstrap_difference(scores, rng.normal(size=400), labels, groups, n_boot=100)
-    assert low > 0                                           # informative scores beat noise
-    diff, low, high = paired_bootstrap_difference(scores, scores, labels, groups, n_boot=100)
-    assert diff == low == high == 0
-    with pytest.raises(ValueError, match="n_boot"):
-        bootstrap_auc(scores, labels, groups, n_boot=2)
+def test_cold_start_evaluation_reports_auc_accuracy_and_the_majority_rate(rasch):
+    train, _, _, test = rasch
+    irt = fit_global_irt(train, 5, rank=0, l2=0.01, num_steps=60, lr=0.1, progress=False)
+    predictors = {"irt": lambda t: torch.sigmoid(irt.predict_new(t.query_skills)),
+                  "tuned": lambda t: torch.sigmoid(student_logits(irt.shared, fine_tune_ability(
+                      irt.shared, t.support_skills, t.support_correct, steps=20, lr=0.5, l2=irt.l2), t.query_skills)),
+                  "scratch": lambda t: torch.sigmoid(fit_from_scratch(t.support_skills, t.support_correct,
+                                                                      t.query_skills, 5))}
+    out = cold_start_evaluation(predictors, test, ks=(0, 10, 5), query_len=20, n_boot=50)
+    assert out["ks"] == [0, 5, 10] and out["n_students"] == 150 and out["n_responses"] == 150 * 20
+    labels = out["labels"]
+    for name in predictors:
+        auc = [p["value"] for p in out["curve"][name]["auc"]]
+        acc = [p["value"] for p in out["curve"][name]["accuracy"]]
+        assert [p["k"] for p in out["curve"][name]["auc"]] == [0, 5, 10]
+        assert auc[2] == pytest.approx(roc_auc(out["probs"][name][10], labels))
+        assert acc[2] == pytest.approx(((out["probs"][name][10] >= 0.5) == labels).mean())
+        assert all(p["low"] <= p["value"] <= p["high"] for p in out["curve"][name]["auc"])
+    assert out["majority"]["value"] == pytest.approx(max(labels.mean(), 1 - labels.mean()))
+    # from scratch with no answer: 1/2 everywhere, so AUC 0.5 and accuracy = the share of correct answers
+    assert np.all(out["probs"]["scratch"][0] == 0.5)
+    assert out["curve"]["scratch"]["auc"][0]["value"] == 0.5
+    assert out["curve"]["scratch"]["accuracy"][0]["value"] == pytest.approx(labels.mean())
+    better = compare_methods(out, "tuned", "irt", 10, n_boot=100)
+    assert better["low"] > 0 and better["p_a_better"] > 0.95
+    same = compare_methods(out, "irt", "irt", 5, metric="accuracy", n_boot=20)
+    assert same["diff"] == same["low"] == same["high"] == 0
+    with pytest.raises(ValueError, match="'logits' returned values outside"):
+        cold_start_evaluation({"logits": lambda t: irt.predict_new(t.query_skills) - 5}, test, ks=(0,), n_boot=10)
+
+
+def test_kt_metrics_score_probabilities_with_the_majority_rate():
+    probs, labels = np.array([0.9, 0.8, 0.3, 0.6, 0.2]), np.array([1, 1, 0, 0, 1])
+    metrics = kt_metrics(probs, labels)
+    assert metrics["acc"] == pytest.approx(0.6) and metrics["majority"] == pytest.approx(0.6)
+    assert metrics["auc"] == pytest.approx(roc_auc(probs, labels)) and metrics["n"] == 5
 
 
 def test_everything_runs_on_another_dataset_in_the_three_line_format(tmp_path):
     seqs, _, _ = simulate_irt(60, 7, 25, torch.Generator().manual_seed(5))
     path = tmp_path / "tiny_kt.csv"
     path.write_text(to_three_line(seqs))
-    data = load_assistments("train", path=path)
+    data, _ = load_kt_splits(path)
     assert data.num_skills == 7 and len(data) == 60         # read from the data, nothing hard-coded
     for model in (DKT(data.num_skills, hidden_size=8), DKVMN(data.num_skills, 3, 4, 6, 4)):
-        scores, labels, _ = predict_sequences(model, data.sequences, max_len=10)
-        assert scores.shape == labels.shape == (60 * 25,)
-    irt = fit_global_irt(data.sequences, data.num_skills, rank=2, num_steps=5, progress=False)
-    maml = PersonalizedStudentModel.from_global(irt)
-    pool = cold_start_view(data, 5, query_start=5, query_len=10)
-    maml_train(maml, ColdStartSampler(pool, [0, 5], 16), 3, progress=False)
-    protos = PrototypeStudents(data.num_skills, 3).fit(data.sequences, 3)
-    curve = cold_start_curve({"maml": maml.predict,
-                              "protos": lambda t: protos.predict(t.support_skills, t.support_correct, t.query_skills)},
-                             data, ks=(0, 2, 5), query_len=10, n_boot=10)
-    assert set(curve["auc"]) == {"maml", "protos"} and len(curve["auc"]["maml"]) == 3
-    with pytest.raises(ValueError, match="skill ids must lie in 1..7"):
-        DKT(data.num_skills)(torch.tensor([[8]]), torch.tensor([[1]]))
+        probs, labels, _ = predict_sequences(model, data.sequences, max_len=10)
+        assert probs.shape == labels.shape == (60 * 25,) and 0 < probs.min() <= probs.max() < 1
+    with pytest.raises(ValueError, match=r"student 0 \(tiny_kt.csv, line 1\) has skill id 7, but the model knows "
+                                         r"skills 1..6. Load train and test together"):
+        predict_sequences(DKT(6, hidden_size=4), data.sequences)

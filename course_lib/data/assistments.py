@@ -9,8 +9,11 @@ Each student takes three lines::
 The course uses the ASSISTments 2009-2010 skill-builder data as preprocessed by the DKVMN authors
 (Zhang et al. 2017), split by student: train 2921 students / 224,218 responses, test 1230 students /
 101,419 responses, 65.8 % correct overall. Nothing here is specific to that dataset: any file in
-this format loads, the number of skills is read from the data, and malformed input raises
-:class:`DataFormatError` naming the file, the line and what is wrong.
+this format loads with one call, ``load_kt_splits("mine_train.csv", "mine_test.csv")`` (one skill
+space for both files, the number of skills read from the data or declared with ``num_skills=``),
+and malformed input raises :class:`DataFormatError` naming the file, the line, what is wrong and
+what to do. Every student remembers where it was read (:attr:`StudentSequence.origin`), so later
+errors (a skill id outside a model's range) can point at the file and line too.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ class StudentSequence:
         student_id: position of the student in the file (0-based); the format has no real ids.
         skills: LongTensor ``[L]`` of skill ids, 1-based (0 is free for padding).
         correct: LongTensor ``[L]`` of 0/1 answers.
+        origin: where the student was read, e.g. ``"mine_train.csv, line 4"`` (its count line).
     """
 
     student_id: int
     skills: torch.Tensor
     correct: torch.Tensor
+    origin: str = ""
 
     def __len__(self) -> int:
         return int(self.skills.shape[0])
@@ -141,18 +146,16 @@ def _check_length(values: list[int], count: int, number: int, count_line: int, s
                               f"says {count} responses")
 
 
-def parse_three_line(text: str, source: str = "<text>") -> list[StudentSequence]:
+def parse_three_line(text: str, source: str = "<text>", num_skills: int | None = None) -> list[StudentSequence]:
     """Parse the three-line format into :class:`StudentSequence` objects (see the module docstring).
 
     Blank lines between students are ignored. Raises :class:`DataFormatError` with ``source`` and
     the 1-based line number when a count is not a positive integer, a skill id is not a positive
-    integer, a correctness value is not 0/1, a line's length disagrees with its count, or the text
-    ends in the middle of a student.
+    integer or exceeds a declared ``num_skills``, a correctness value is not 0/1, a line's length
+    disagrees with its count, the text ends inside a student, or it holds no student at all.
     """
     lines = text.splitlines()
-    lengths: list[int] = []
-    all_skills: list[int] = []
-    all_answers: list[int] = []
+    count_lines, lengths, all_skills, all_answers = [], [], [], []
     number = 0
     while number < len(lines):
         if not lines[number].strip():
@@ -178,18 +181,28 @@ def parse_three_line(text: str, source: str = "<text>") -> list[StudentSequence]
         _check_length(skills, count, count_line + 1, count_line, source, "skill ids")
         if min(skills) < 1:
             _diagnose(skill_line, count_line + 1, source, "skill ids", _is_skill)
+        if num_skills is not None and max(skills) > num_skills:
+            at = next(i for i, v in enumerate(skills) if v > num_skills)
+            raise DataFormatError(f"{source}, line {count_line + 1} (student {len(lengths)}): skill id {skills[at]} "
+                                  f"(value {at + 1}) is above the declared num_skills={num_skills}. Declare more "
+                                  "skills (or none: it is read from the data), or fix the skill ids.")
         if not _BITS.fullmatch(answer_line):
             _diagnose(answer_line, count_line + 2, source, "correctness values", lambda t: t in ("0", "1"))
         answers = [int(t) for t in answer_line.strip().rstrip(",").split(",")]
         _check_length(answers, count, count_line + 2, count_line, source, "correctness values")
+        count_lines.append(count_line)
         lengths.append(count)
         all_skills.extend(skills)
         all_answers.extend(answers)
         number += 3
+    if not lengths:
+        raise DataFormatError(f"{source}: the file holds no student (it is empty or blank). Check the path and the "
+                              "export: each student takes three lines (count, skill ids, 0/1 answers).")
     skill_chunks = torch.from_numpy(np.array(all_skills, dtype=np.int64)).split(lengths)
     answer_chunks = torch.from_numpy(np.array(all_answers, dtype=np.int64)).split(lengths)
-    return [StudentSequence(i, s.clone(), a.clone())
-            for i, (s, a) in enumerate(zip(skill_chunks, answer_chunks, strict=True))]
+    origin = Path(source).name if source != "<text>" else source
+    return [StudentSequence(i, s.clone(), a.clone(), f"{origin}, line {line}")
+            for i, (s, a, line) in enumerate(zip(skill_chunks, answer_chunks, count_lines, strict=True))]
 
 
 def parse_skill_mapping(text: str, source: str = "<text>") -> dict[int, str]:
@@ -224,24 +237,31 @@ def _max_skill(sequences: list[StudentSequence]) -> int:
     return max((int(s.skills.max()) for s in sequences), default=0)
 
 
+def _default_name(*paths: Path) -> str:
+    """The stem the files share (``mine_train.csv`` + ``mine_test.csv`` -> ``mine``), else the first stem."""
+    words = [re.split(r"([_\-. ])", p.stem) for p in paths]             # words and the separators between them
+    return "".join(os.path.commonprefix(words)).rstrip("_-. ") or paths[0].stem
+
+
 def load_kt_splits(train_path: str | os.PathLike, test_path: str | os.PathLike | None = None,
-                   mapping_path: str | os.PathLike | None = None,
-                   name: str = "kt") -> tuple[KTDataset, KTDataset | None]:
+                   mapping_path: str | os.PathLike | None = None, name: str | None = None,
+                   num_skills: int | None = None) -> tuple[KTDataset, KTDataset | None]:
     """Load a train file (and optionally a test file) in the three-line format with one skill space.
 
     ``num_skills`` is the largest skill id over both files, so a model sized on it accepts every
-    student of either split. Returns ``(train, test)``; ``test`` is None when no test path is given.
+    student of either split; declare it (``num_skills=``) to have any larger id rejected at load
+    time with its file and line. ``name`` defaults to the stem the files share. Returns
+    ``(train, test)`` named ``"<name>/train"``, ``"<name>/test"``; ``test`` is None without a test path.
     """
-    train_path = Path(train_path)
-    train = parse_three_line(_read(train_path), source=str(train_path))
-    test = None
-    if test_path is not None:
-        test_path = Path(test_path)
-        test = parse_three_line(_read(test_path), source=str(test_path))
+    if num_skills is not None and num_skills < 1:
+        raise ValueError(f"num_skills must be a positive integer (or None to read it from the data), got {num_skills}")
+    paths = [Path(train_path)] + ([Path(test_path)] if test_path is not None else [])
+    parsed = [parse_three_line(_read(p), source=str(p), num_skills=num_skills) for p in paths]
     names = parse_skill_mapping(_read(Path(mapping_path)), str(mapping_path)) if mapping_path else {}
-    num_skills = max(_max_skill(train), _max_skill(test or []))
-    train_set = KTDataset(train, num_skills, names, f"{name}/train")
-    test_set = KTDataset(test, num_skills, names, f"{name}/test") if test is not None else None
+    num_skills = num_skills or max(_max_skill(students) for students in parsed)
+    name = name or _default_name(*paths)
+    train_set = KTDataset(parsed[0], num_skills, names, f"{name}/train")
+    test_set = KTDataset(parsed[1], num_skills, names, f"{name}/test") if test_path is not None else None
     return train_set, test_set
 
 
@@ -249,6 +269,8 @@ def load_assistments(split: str = "train", path: str | os.PathLike | None = None
                      mapping_path: str | os.PathLike | None = None,
                      num_skills: int | None = None) -> KTDataset:
     """Load ASSISTments 2009 (DKVMN split) or any file in the three-line format.
+
+    For your own train/test files use :func:`load_kt_splits`, which gives both one skill space.
 
     Args:
         split: ``"train"`` or ``"test"``.
@@ -260,20 +282,16 @@ def load_assistments(split: str = "train", path: str | os.PathLike | None = None
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if path is None:
-        paths = tuple(ensure_file(ASSISTMENTS_FILES[k]) for k in ("train", "test", "skill_mapping"))
-        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
-        if stamp not in _PARSED:  # both splits are parsed together (one skill space); keep them
-            _PARSED.clear()
-            _PARSED[stamp] = load_kt_splits(*paths, name="assist2009")
-        parsed = _PARSED[stamp][0 if split == "train" else 1]
-        dataset = KTDataset(list(parsed.sequences), parsed.num_skills, dict(parsed.skill_names), parsed.name)
-    else:
-        dataset, _ = load_kt_splits(path, None, mapping_path, name=Path(path).stem)
+    if path is not None:
+        dataset, _ = load_kt_splits(path, None, mapping_path, name=f"{Path(path).stem}", num_skills=num_skills)
         dataset.name = f"{Path(path).stem}/{split}"
-    largest = _max_skill(dataset.sequences)
-    if num_skills is not None:
-        if num_skills < largest:
-            raise ValueError(f"num_skills={num_skills} but the data uses skill ids up to {largest}")
-        dataset.num_skills = num_skills
-    return dataset
+        return dataset
+    paths = tuple(ensure_file(ASSISTMENTS_FILES[k]) for k in ("train", "test", "skill_mapping"))
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    if stamp not in _PARSED:  # both splits are parsed together (one skill space); keep them
+        _PARSED.clear()
+        _PARSED[stamp] = load_kt_splits(*paths, name="assist2009")
+    parsed = _PARSED[stamp][0 if split == "train" else 1]
+    if num_skills is not None and num_skills < parsed.num_skills:
+        raise ValueError(f"num_skills={num_skills} but the data uses skill ids up to {parsed.num_skills}")
+    return KTDataset(list(parsed.sequences), num_skills or parsed.num_skills, dict(parsed.skill_names), parsed.name)

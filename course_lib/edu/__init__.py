@@ -1,12 +1,13 @@
 """Education case study: knowledge tracing, personalization, simulated students, tutor."""
 
 from course_lib.edu.baselines import (GlobalIRT, SkillRateBaseline, fine_tune_ability, fit_from_scratch,
-                                      fit_global_irt, select_on_validation)
+                                      fit_global_irt, grid_edge, select_on_validation)
+from course_lib.edu.case_study import case_study_settings, format_cold_start, run_case_study
 from course_lib.edu.dkt import DKT
 from course_lib.edu.dkvmn import DKVMN
-from course_lib.edu.evaluation import (bootstrap_auc, cold_start_curve, kt_metrics, paired_bootstrap_difference,
-                                       plot_cold_start, predict_sequences)
-from course_lib.edu.kt_training import fit_kt
+from course_lib.edu.evaluation import (cold_start_evaluation, compare_methods, kt_metrics, majority_rate,
+                                       predict_sequences, standard_kt_evaluation)
+from course_lib.edu.kt_training import BestOnValidation, fit_kt
 from course_lib.edu.personalized import (ColdStartSampler, PersonalizedStudentModel, maml_train, reptile_predict,
                                          reptile_train)
 from course_lib.edu.prototypes import PrototypeStudents
@@ -16,11 +17,11 @@ from course_lib.edu.tutor import (FixedCurriculum, IndividualizedBKT, MasteryPol
                                   compare_policies, run_tutor)
 
 __all__ = [
-    "BKTPopulation", "BKTStudents", "ColdStartSampler", "ColdStartTasks", "DKT", "DKVMN", "FixedCurriculum",
-    "GlobalIRT", "IndividualizedBKT", "MasteryPolicy", "PersonalizedStudentModel", "PopulationBKT",
-    "PrototypeStudents", "RandomPolicy", "SkillRateBaseline", "assert_disjoint", "bkt_update", "bootstrap_auc",
-    "cold_start_curve", "cold_start_view", "compare_policies", "fine_tune_ability", "fit_from_scratch",
-    "fit_global_irt", "fit_kt", "kt_metrics", "maml_train", "paired_bootstrap_difference", "plot_cold_start",
-    "predict_sequences", "reptile_predict", "reptile_train", "run_tutor", "select_on_validation", "simulate_irt",
-    "split_students", "to_three_line",
+    "BKTPopulation", "BKTStudents", "BestOnValidation", "ColdStartSampler", "ColdStartTasks", "DKT", "DKVMN",
+    "FixedCurriculum", "GlobalIRT", "IndividualizedBKT", "MasteryPolicy", "PersonalizedStudentModel", "PopulationBKT",
+    "PrototypeStudents", "RandomPolicy", "SkillRateBaseline", "assert_disjoint", "bkt_update", "case_study_settings",
+    "cold_start_evaluation", "cold_start_view", "compare_methods", "compare_policies", "fine_tune_ability",
+    "fit_from_scratch", "fit_global_irt", "fit_kt", "format_cold_start", "grid_edge", "kt_metrics", "majority_rate",
+    "maml_train", "predict_sequences", "reptile_predict", "reptile_train", "run_case_study", "run_tutor",
+    "select_on_validation", "simulate_irt", "split_students", "standard_kt_evaluation", "to_three_line",
 ]

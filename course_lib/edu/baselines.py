@@ -180,7 +180,8 @@ def fit_from_scratch(support_skills: torch.Tensor, support_correct: torch.Tensor
 
     Parameters start at 0 (probability 1/2) and are fitted by gradient descent on
     ``mean BCE(support) + l2 (bias^2 + ||offsets||^2)`` (the shared ``adapt`` with a prior at 0).
-    Returns query logits [B, Q].
+    Returns query logits [B, Q]; with k = 0 answers they are all 0 (probability 1/2 everywhere:
+    a model of one student that has seen nothing of them knows nothing).
     """
     model = _PerStudentSkillModel(support_skills.shape[0], num_skills, query_skills.device)
     if support_skills.shape[1] == 0 or steps == 0:
@@ -192,22 +193,38 @@ def fit_from_scratch(support_skills: torch.Tensor, support_correct: torch.Tensor
         return torch.func.functional_call(model, fitted, (query_skills,))
 
 
-def select_on_validation(predict_with, candidates, val_tasks) -> tuple[object, dict]:
+def grid_edge(best, scores: dict) -> str | None:
+    """``"low"`` or ``"high"`` when ``best`` is the smallest or largest value tried in ``scores``, else None."""
+    return "low" if best == min(scores) else "high" if best == max(scores) else None
+
+
+def select_on_validation(predict_with, candidates, val_tasks, extend: int = 2) -> tuple[object, dict]:
     """Pick the hyper-parameter whose predictions have the best AUC on validation students.
 
     ``predict_with(candidate, tasks) -> scores [B, Q]``; ``val_tasks``: a ColdStartTasks of
-    students that are in neither the training nor the test set. Returns (best, {candidate: auc}).
-    Baselines tuned this way are compared fairly with meta-learned methods, whose step sizes
-    are tuned by the meta-training itself.
+    students that are in neither the training nor the test set. ``candidates``: positive numbers
+    on a geometric grid. While the best one is at an edge of the grid, the grid is extended by one
+    more value past that edge (the grid's ratio), at most ``extend`` times; :func:`grid_edge` tells
+    whether the final choice is still at an edge. Returns (best, {candidate: auc}) in sorted order.
+    Baselines tuned this way are compared fairly with meta-learned methods, whose step sizes are
+    tuned by the meta-training itself.
     """
     from course_lib.metrics import roc_auc
 
     labels = val_tasks.query_correct[val_tasks.query_mask]
-    scores = {}
-    for candidate in candidates:
-        with torch.no_grad():
-            s = predict_with(candidate, val_tasks)
-        scores[candidate] = roc_auc(s[val_tasks.query_mask], labels)
-    if not scores:
+    grid = sorted(float(c) for c in candidates)
+    if not grid:
         raise ValueError("no candidates to choose from")
-    return max(scores, key=scores.get), scores
+    scores: dict[float, float] = {}
+    for _ in range(extend + 1):
+        for candidate in grid:
+            if candidate not in scores:
+                with torch.no_grad():
+                    scores[candidate] = roc_auc(predict_with(candidate, val_tasks)[val_tasks.query_mask], labels)
+        best = max(scores, key=scores.get)
+        edge = grid_edge(best, scores) if len(grid) > 1 else None
+        if edge is None:
+            break
+        ratio = grid[1] / grid[0] if edge == "low" else grid[-1] / grid[-2]
+        grid = [float(f"{grid[0] / ratio:.2g}")] + grid if edge == "low" else grid + [float(f"{grid[-1] * ratio:.2g}")]
+    return best, dict(sorted(scores.items()))

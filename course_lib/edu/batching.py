@@ -49,6 +49,18 @@ def _check_sequence(seq) -> None:
         )
 
 
+def check_skill_range(sequences: Sequence, num_skills: int) -> None:
+    """``ValueError`` naming the first student (with its file and line) whose skill ids exceed ``num_skills``."""
+    for seq in sequences:
+        largest = int(seq.skills.max()) if len(seq.skills) else 0
+        if largest > num_skills:
+            where = f" ({seq.origin})" if getattr(seq, "origin", "") else ""
+            raise ValueError(
+                f"student {seq.student_id}{where} has skill id {largest}, but the model knows skills 1..{num_skills}. "
+                "Load train and test together with load_kt_splits (one skill space) and build the model with "
+                "that dataset's num_skills.")
+
+
 def chunk_sequences(sequences: Sequence, max_len: int = 200) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
     """Cut every sequence into consecutive chunks of at most ``max_len`` responses.
 

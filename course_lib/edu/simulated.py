@@ -47,6 +47,22 @@ def simulate_irt(num_students: int, num_skills: int, length: int, generator: tor
     return seqs, ability, difficulty
 
 
+def simulate_bkt_logs(population: "BKTPopulation", num_students: int, length: int, block: int = 8,
+                      generator: torch.Generator | None = None) -> list[StudentSequence]:
+    """Logs of simulated BKT learners practising like the skill-builder data: blocks of one skill.
+
+    Each student works through the skills in a random order, ``block`` questions per skill,
+    starting over when done, for ``length`` answers. Returns :class:`StudentSequence` objects with
+    1-based skill ids (ready for :func:`to_three_line`).
+    """
+    students = BKTStudents(num_students, population, generator)
+    order = torch.stack([torch.randperm(population.num_skills, generator=students.generator)
+                         for _ in range(num_students)])                                  # [n, S]
+    skills = torch.stack([order[:, (t // block) % population.num_skills] for t in range(length)], dim=1)  # [n, L]
+    correct = torch.stack([students.answer(skills[:, t]) for t in range(length)], dim=1)
+    return [StudentSequence(i, skills[i] + 1, correct[i]) for i in range(num_students)]
+
+
 def to_three_line(sequences) -> str:
     """Write sequences in the three-line format of the DKT/DKVMN data files."""
     lines = []
