@@ -294,7 +294,7 @@ def synthetic_pool(name: str, count: int, offset: int) -> CharacterSet:
 def test_full_budget_uses_the_papers_1200_character_split(monkeypatch):
     sizes = {"background": (964, 0), "evaluation": (659, 964)}
     monkeypatch.setattr(omniglot, "load_omniglot", lambda subset, **kw: synthetic_pool(subset, *sizes[subset]))
-    train, test = registry.omniglot_split("full", progress=False)
+    train, test = omniglot.omniglot_split("full", progress=False)
     assert (len(train), len(test)) == (1200, 423)
     ids = torch.cat([train.images[:, 0, 0, 0], test.images[:, 0, 0, 0]])
     assert sorted(ids.tolist()) == list(range(1623))  # every character once, on one side only

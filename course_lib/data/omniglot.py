@@ -33,13 +33,14 @@ from course_lib.data.omniglot_archive import (
 from course_lib.data.omniglot_runs import load_lake_runs
 
 __all__ = [
-    "SUBSETS",
     "CharacterSet",
+    "SUBSETS",
     "load_background_small",
     "load_lake_runs",
     "load_omniglot",
     "load_paper_split",
     "merge_character_sets",
+    "omniglot_split",
     "split_characters",
 ]
 
@@ -239,3 +240,15 @@ def split_characters(charset: CharacterSet, test_fraction: float = 0.3, seed: in
     train = sorted(i for u in order[n_test:] for i in units[u])
     return (charset.subset(train, name=f"{charset.name}-train"),
             charset.subset(test, name=f"{charset.name}-test"))
+
+
+def omniglot_split(budget: str, *, progress: bool = True) -> tuple[CharacterSet, CharacterSet]:
+    """The (meta-train, test) characters of chapters 02 and 03 and of ``python -m course_lib run`` at ``budget``.
+
+    ``full``: the papers' 1200 training characters and the rest for test (:func:`load_paper_split`, the full
+    zips, downloaded on first use); ``smoke``/``standard``: a seeded 70/30 split of the background-small sets.
+    """
+    if budget == "full":
+        return load_paper_split(progress=progress)
+    return split_characters(load_background_small(progress=progress), test_fraction=0.3, seed=0)
+

@@ -26,7 +26,7 @@ import torch
 from course_lib import distributed, runtime
 from course_lib.algorithms.protonet import ProtoNet
 from course_lib.data.episodes import EpisodeSampler
-from course_lib.data.omniglot import load_background_small, load_paper_split, split_characters
+from course_lib.data.omniglot import omniglot_split
 from course_lib.distributed import SINGLE, TaskGroup
 from course_lib.experiments import gbml as gx
 from course_lib.experiments.metric_training import train_episodic
@@ -36,7 +36,7 @@ from course_lib.nets import Conv4
 from course_lib.results import save_results
 from course_lib.runtime import BUDGETS
 
-__all__ = ["EXPERIMENTS", "Context", "Experiment", "omniglot_split", "print_list", "run_named"]
+__all__ = ["EXPERIMENTS", "Context", "Experiment", "print_list", "run_named"]
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,6 @@ class Experiment:
     run: Callable[[Context], dict]
 
 
-def omniglot_split(budget: str, progress: bool = True):
-    """(train, test) :class:`~course_lib.data.omniglot.CharacterSet` of a budget: the papers' 1200/423 split
-    at ``full`` (the full zips, downloaded on first use), else the chapters' 70/30 split of the small sets."""
-    if budget == "full":
-        return load_paper_split(progress=progress)
-    return split_characters(load_background_small(progress=progress), test_fraction=0.3, seed=0)
-
-
 def _sinusoid(method: str, smoke_steps: int):
     def run(ctx: Context) -> dict:
         steps = ctx.pick(smoke_steps, 10_000, 70_000)
@@ -93,7 +85,7 @@ def _sinusoid(method: str, smoke_steps: int):
 
 def _omniglot(method: str):
     def run(ctx: Context) -> dict:
-        train, test = omniglot_split(ctx.budget, ctx.progress)
+        train, test = omniglot_split(ctx.budget, progress=ctx.progress)
         steps = ctx.pick(25, 1000, 60_000)
         if method == "reptile":  # chapter 03: Nichol et al.'s settings
             settings = dict(gx.OMNIGLOT_REPTILE_NICHOL, meta_batch_size=ctx.pick(4, 5, 10))
@@ -115,7 +107,7 @@ def _omniglot(method: str):
 
 def _protonet(ctx: Context) -> dict:
     """Chapter 05's main ProtoNet run (Snell et al.: one episode of many classes per step)."""
-    train, test = omniglot_split(ctx.budget, ctx.progress)
+    train, test = omniglot_split(ctx.budget, progress=ctx.progress)
     shape = dict(n_way=ctx.pick(10, 30, 60), k_shot=1, q_query=ctx.pick(3, 3, 5))
     steps = ctx.pick(40, 1500, 20_000)
     episodes_per_step = int((ctx.settings or {}).get("episodes_per_step", 1))
