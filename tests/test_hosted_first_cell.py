@@ -35,7 +35,7 @@ def _install_block(cell: str) -> str:
 
 def test_first_cell_is_identical_in_every_chapter():
     cells = {p.name: _first_code_cell(p) for p in NOTEBOOKS}
-    assert len(cells) == 10
+    assert len(cells) >= 10 and sorted(cells)[0].startswith("00_")
     assert len(set(cells.values())) == 1, "chapters disagree on the first cell: " + ", ".join(cells)
     cell = next(iter(cells.values()))
     assert cell.rstrip().endswith("info = setup(seed=0)")
