@@ -1,5 +1,7 @@
 # Meta-Learning, Hands-On — the only commands you need:
-#   make lab     set everything up (first time) and open the course in JupyterLab
+#   make lab     set everything up (first time) and open the course in JupyterLab, serving the whole
+#                project and opening notebooks/00_start_here.ipynb; options for JupyterLab go in
+#                LAB_ARGS, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`
 #   make test    set everything up (first time) and run unit tests + every notebook (smoke budget)
 #   make course  execute every chapter (default budget) and render a browsable site into build/
 #   make bench   run the performance benchmarks
@@ -8,6 +10,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KERNEL := meta-learning-hands-on
+# The course's JupyterLab settings (no news pop-up), installed where JupyterLab reads defaults.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/$(KERNEL).json
+LAB_ARGS ?=
 # Jupyter refuses to run as root (containers) unless told; the flag is added only for root.
 
 .PHONY: lab test course bench clean
@@ -19,11 +24,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Meta-Learning, Hands-On)" >/dev/null
 	touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/python -m course_lib doctor || true
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
+$(LAB_SETTINGS): jupyterlab-settings/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp $< $@
 
-test: $(STAMP)
+lab: $(STAMP) $(LAB_SETTINGS)
+	$(BIN)/python -m course_lib doctor || true
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
+
+test: $(STAMP) $(LAB_SETTINGS)
 	COURSE_BUDGET=smoke $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
 course: $(STAMP)

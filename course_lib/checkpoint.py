@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from course_lib.history import History
+from course_lib.runtime import shown_path
 
 __all__ = ["load_checkpoint", "rng_states", "save_checkpoint", "set_rng_states", "state_of"]
 
@@ -105,14 +106,14 @@ def load_checkpoint(path: str | os.PathLike, state: dict[str, object], restore_r
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:
         raise RuntimeError(
-            f"could not read checkpoint {path} ({type(err).__name__}: {err}). Delete the file or "
+            f"could not read checkpoint {shown_path(path)} ({type(err).__name__}: {err}). Delete the file or "
             "pass resume=False to start training from scratch."
         ) from err
     saved = payload["state"]
     missing = sorted(set(state) - set(saved))
     if missing:
         raise ValueError(
-            f"checkpoint {path} has no entry for {missing} (it holds {sorted(saved)}). It was written "
+            f"checkpoint {shown_path(path)} has no entry for {missing} (it holds {sorted(saved)}). It was written "
             "by a different set-up: pass resume=False or use another checkpoint_path."
         )
     for name, obj in state.items():
@@ -120,7 +121,7 @@ def load_checkpoint(path: str | os.PathLike, state: dict[str, object], restore_r
             _load_into(obj, saved[name])
         except Exception as err:
             raise ValueError(
-                f"checkpoint {path}: cannot load {name!r} ({type(err).__name__}: {err}). The model or "
+                f"checkpoint {shown_path(path)}: cannot load {name!r} ({type(err).__name__}: {err}). The model or "
                 "optimizer changed since it was written: pass resume=False or use another checkpoint_path."
             ) from err
     if restore_rng and "rng" in payload:

@@ -9,6 +9,8 @@ COURSE_BUDGET     ``smoke`` | ``standard`` (default) | ``full`` — scales itera
 COURSE_DEVICE     ``cpu`` | ``cuda`` | ``cuda:1`` | ``mps`` — overrides the automatic choice.
 COURSE_DATA_DIR   folder holding (or receiving) the raw downloads; may be a read-only mirror.
 COURSE_CACHE_DIR  writable folder for processed arrays, checkpoints and results.
+COURSE_THREADS    number of CPU threads PyTorch may use (default: ``OMP_NUM_THREADS`` if set, else
+                  every core this process may run on). Fewer threads help on a shared machine.
 """
 
 from __future__ import annotations
@@ -123,11 +125,67 @@ def results_dir() -> Path:
     return path
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, e.g. in a container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def configure_threads() -> int:
-    """Use every physical core for intra-op parallelism unless the user set ``OMP_NUM_THREADS``."""
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    """Set PyTorch's intra-op threads: ``COURSE_THREADS``, else ``OMP_NUM_THREADS``, else every core.
+
+    Returns the number of threads in use. Raises a ValueError with a fix when ``COURSE_THREADS`` is
+    not a positive integer.
+    """
+    value = os.environ.get("COURSE_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(
+                f"COURSE_THREADS={value!r} is not a number of threads. Use a positive integer, e.g. "
+                "`COURSE_THREADS=2 make lab`, or unset it to use every core."
+            )
+        torch.set_num_threads(int(value))
+    elif "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(available_cores())
     return torch.get_num_threads()
+
+
+def path_aliases() -> list[tuple[Path, str]]:
+    """``(folder, how outputs show it)`` pairs, the longest folder first.
+
+    The cache and data folders are shown as ``$COURSE_CACHE_DIR`` / ``$COURSE_DATA_DIR`` when those
+    variables set them, the checkout as ``.`` and the home folder as ``~``.
+    """
+    pairs = []
+    if os.environ.get("COURSE_CACHE_DIR"):
+        pairs.append((cache_dir(), "$COURSE_CACHE_DIR"))
+    if os.environ.get("COURSE_DATA_DIR"):
+        pairs.append((data_dir(), "$COURSE_DATA_DIR"))
+    root = _project_root()
+    if root:
+        pairs.append((root, "."))
+    home = Path.home().resolve()
+    if home != Path(home.anchor):
+        pairs.append((home, "~"))
+    return sorted(pairs, key=lambda pair: len(str(pair[0])), reverse=True)
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as the course prints it: relative to the cache, data, checkout or home folder.
+
+    E.g. ``data/cache/ch05/protonet.pt`` in a checkout, ``$COURSE_CACHE_DIR/ch05/protonet.pt`` when
+    ``COURSE_CACHE_DIR`` is set; a path outside all of them is returned unchanged.
+    """
+    path = Path(path).expanduser()
+    absolute = path.resolve() if path.is_absolute() or path.exists() else path
+    for folder, alias in path_aliases():
+        if absolute == folder or folder in absolute.parents:
+            relative = absolute.relative_to(folder).as_posix()
+            if alias == ".":
+                return relative
+            return alias if relative == "." else f"{alias}/{relative}"
+    return str(path)
 
 
 @dataclass(frozen=True)
@@ -154,8 +212,25 @@ def enable_hosted_widgets() -> bool:
     return True
 
 
+def banner(info: RuntimeInfo) -> str:
+    """The two lines ``setup()`` prints: versions, device, budget and seed; threads and data folder."""
+    dev = info.device
+    accel = f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""
+    cores = available_cores()
+    if info.threads > 1:
+        hint = f" (fewer: COURSE_THREADS={info.threads // 2} make lab)"
+    else:
+        hint = f" (more: COURSE_THREADS={cores} make lab)" if cores > 1 else ""
+    return (
+        f"course_lib | Python {platform.python_version()} | torch {torch.__version__} | "
+        f"device {dev}{accel} | budget {info.budget} | seed {info.seed}\n"
+        f"threads: torch uses {info.threads} of {cores} CPU cores{hint} | "
+        f"data: {shown_path(info.data_dir)}/"
+    )
+
+
 def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> RuntimeInfo:
-    """Seed everything, pick the device and budget, and print one banner line.
+    """Seed everything, pick the device, budget and CPU threads, and print a two-line banner.
 
     Returns a :class:`RuntimeInfo`. Call it in the first code cell of every chapter.
     """
@@ -166,12 +241,5 @@ def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> Runt
     seed_everything(seed)
     info = RuntimeInfo(device=dev, budget=budget, seed=seed, data_dir=data_dir(), threads=threads)
     if not quiet:
-        accel = ""
-        if dev.type == "cuda":
-            accel = f" ({torch.cuda.get_device_name(dev)})"
-        print(
-            f"course_lib | Python {platform.python_version()} | torch {torch.__version__} | "
-            f"device {dev}{accel} | {threads} CPU threads | budget {budget} | seed {seed} | "
-            f"data {info.data_dir}"
-        )
+        print(banner(info))
     return info

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -59,13 +61,59 @@ def test_folders_follow_environment(monkeypatch, tmp_path):
     assert runtime.cache_dir().is_dir()
 
 
-def test_setup_prints_one_banner(monkeypatch, capsys):
+def test_setup_prints_a_two_line_banner(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("COURSE_BUDGET", "smoke")
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mirror"))
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
     info = runtime.setup(seed=3)
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "budget smoke" in out[0] and "device cpu" in out[0] and "torch" in out[0]
+    assert len(out) == 2 and "budget smoke" in out[0] and "device cpu" in out[0] and "torch" in out[0]
+    assert f"torch uses {info.threads} of {runtime.available_cores()} CPU cores" in out[1]
+    assert "COURSE_THREADS" in out[1] or runtime.available_cores() == 1
+    assert out[1].endswith("data: $COURSE_DATA_DIR/") and str(tmp_path) not in "".join(out)
     assert info.budget == "smoke" and info.seed == 3 and info.device.type == "cpu"
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_course_threads_is_honoured_and_checked(monkeypatch, restore_threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("COURSE_THREADS", "2")
+    assert runtime.configure_threads() == 2 == torch.get_num_threads()
+    monkeypatch.setenv("COURSE_THREADS", "1")
+    assert runtime.setup(quiet=True).threads == 1 == torch.get_num_threads()
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("COURSE_THREADS", bad)
+        with pytest.raises(ValueError, match="positive integer"):
+            runtime.configure_threads()
+
+
+def test_without_course_threads_every_available_core_is_used(monkeypatch, restore_threads):
+    monkeypatch.delenv("COURSE_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert runtime.configure_threads() == runtime.available_cores()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # set by the user: left to torch
+    assert runtime.configure_threads() == 1
+
+
+def test_shown_paths_are_relative_to_the_course_folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mirror"))
+    assert runtime.shown_path(tmp_path / "cache" / "ch05" / "run.pt") == "$COURSE_CACHE_DIR/ch05/run.pt"
+    assert runtime.shown_path(tmp_path / "mirror") == "$COURSE_DATA_DIR"
+    assert runtime.shown_path(Path.home() / "notes" / "x.txt") == "~/notes/x.txt"
+    monkeypatch.delenv("COURSE_CACHE_DIR")
+    monkeypatch.delenv("COURSE_DATA_DIR")
+    root = Path(runtime.__file__).resolve().parent.parent
+    assert runtime.shown_path(root / "data" / "cache" / "ch05" / "run.pt") == "data/cache/ch05/run.pt"
+    assert runtime.shown_path("/nowhere/run.pt") == "/nowhere/run.pt"  # outside every course folder
 
 
 @pytest.mark.cuda
