@@ -38,6 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib.checkpoint import load_checkpoint, rng_states, save_checkpoint, state_of
+from course_lib.runtime import shown_path
 from course_lib.history import History
 
 __all__ = ["History", "NonFiniteLossError", "train_loop"]
@@ -139,11 +140,11 @@ def train_loop(
         history.interrupted = False
         if start >= num_steps:
             print(
-                f"{desc}: loaded the finished run from {checkpoint_path} ({start} steps); nothing to "
+                f"{desc}: loaded the finished run from {shown_path(checkpoint_path)} ({start} steps); nothing to "
                 "train. Pass resume=False to train again."
             )
             return history
-        print(f"{desc}: resuming from {checkpoint_path} at step {start} of {num_steps}.")
+        print(f"{desc}: resuming from {shown_path(checkpoint_path)} at step {start} of {num_steps}.")
 
     def checkpoint(done: int, rng: dict | None = None, saved_states: dict | None = None) -> None:
         if checkpoint_path is not None:
