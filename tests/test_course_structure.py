@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "course_lib"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-ALGORITHM_CHAPTERS = ("02_", "03_", "04_", "05_", "06_", "07_")
+ALGORITHM_CHAPTERS = ("02_", "03_", "04_", "05_", "06_", "07_", "08_")
 
 
 def _cells(path: Path) -> list[dict]:
@@ -41,6 +41,14 @@ def test_every_notebook_runs_on_the_course_kernel():
     for path in NOTEBOOKS:
         spec = json.loads(path.read_text())["metadata"].get("kernelspec", {})
         assert spec.get("name") == kernel, f"{path.name}: kernelspec {spec} (expected the course kernel {kernel!r})"
+
+
+def test_chapters_are_numbered_in_order_and_titled_alike():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    assert numbers == list(range(len(NOTEBOOKS))), f"chapter numbers {numbers} have a gap or a repeat"
+    for path in NOTEBOOKS:
+        title = next(c for c in _cells(path) if c["cell_type"] == "markdown")["source"][0]
+        assert title.startswith(f"# {path.name[:2]} · "), f"{path.name}: title {title!r} is not '# NN · ...'"
 
 
 @pytest.mark.parametrize("prefix", ALGORITHM_CHAPTERS)
