@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 KERNEL_DISPLAY_NAME = "Python (Meta-Learning, Hands-On)"
 # Chapter 00 and the widget-heavy chapters that exist in this checkout.
-CHAPTERS = ["00_start_here.ipynb", "02_maml.ipynb", "07_case_study_personalized_learning.ipynb"]
+CHAPTERS = ["00_start_here.ipynb", "02_maml.ipynb", "07_case_study_personalized_learning.ipynb",
+            "08_case_study_recommendation.ipynb"]
 SHOTS = ROOT / "build" / "browser"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run browser tests")
