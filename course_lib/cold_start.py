@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
-__all__ = ["cold_start_curve", "entity_bootstrap", "paired_entity_bootstrap", "plot_cold_start", "rank_scores",
+__all__ = ["EntityTaskSampler", "cold_start_curve", "entity_bootstrap", "paired_entity_bootstrap", "plot_cold_start", "rank_scores",
            "weighted_accuracy", "weighted_auc"]
 
 
@@ -174,3 +175,33 @@ def plot_cold_start(curve: dict, metric: str, ax=None, methods=None, reference: 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax
+
+
+class EntityTaskSampler:
+    """Random meta-batches of cold-start tasks: ``batch_size`` random entities of ``pool``, one random k per batch.
+
+    ``pool`` holds one task per entity (student, user) with ``k`` support items and supports ``len``,
+    ``subset(index)`` and ``first(k)`` (the same entities with only their first k support items): chapter 07's
+    :class:`~course_lib.edu.splits.ColdStartTasks` and chapter 08's :class:`~course_lib.recsys.tasks.UserTasks`.
+    """
+
+    def __init__(self, pool, k_choices, batch_size: int, seed: int = 0):
+        self.k_choices = [int(k) for k in k_choices]
+        if not self.k_choices or min(self.k_choices) < 0 or max(self.k_choices) > pool.k:
+            raise ValueError(f"k_choices must lie in 0..{pool.k} (the pool's support size), got {k_choices}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.pool, self.batch_size = pool, min(int(batch_size), len(pool))
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def sample(self):
+        index = torch.randperm(len(self.pool), generator=self.generator)[:self.batch_size]
+        k = self.k_choices[int(torch.randint(len(self.k_choices), (1,), generator=self.generator))]
+        return self.pool.subset(index).first(k)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+

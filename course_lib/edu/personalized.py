@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from course_lib.adaptation import SGD, PerParameterSGD, adapt
+from course_lib.cold_start import EntityTaskSampler
 from course_lib.edu.splits import ColdStartTasks
 from course_lib.edu.student_model import StudentModel, answers_loss, masked_bce
 from course_lib.training import train_loop
@@ -93,34 +94,10 @@ class PersonalizedStudentModel(StudentModel):
         return self.query_logits(tasks).detach()
 
 
-class ColdStartSampler:
-    """Random meta-batches of cold-start tasks: random students, one random k per batch.
+#: random meta-batches of students (shared with chapter 08's users); ``pool``: a
+#: :func:`~course_lib.edu.splits.cold_start_view` built with ``k = max(k_choices)``
+ColdStartSampler = EntityTaskSampler
 
-    ``pool`` is a :func:`~course_lib.edu.splits.cold_start_view` built with ``k = max(k_choices)``;
-    a batch keeps the first k support answers of each sampled student.
-    """
-
-    def __init__(self, pool: ColdStartTasks, k_choices, batch_size: int, seed: int = 0):
-        self.k_choices = [int(k) for k in k_choices]
-        if not self.k_choices or min(self.k_choices) < 0 or max(self.k_choices) > pool.k:
-            raise ValueError(f"k_choices must lie in 0..{pool.k} (the pool's support size), got {k_choices}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.pool, self.batch_size = pool, min(int(batch_size), len(pool))
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def sample(self) -> ColdStartTasks:
-        idx = torch.randperm(len(self.pool), generator=self.generator)[:self.batch_size]
-        k = self.k_choices[int(torch.randint(len(self.k_choices), (1,), generator=self.generator))]
-        tasks = self.pool.subset(idx)
-        return ColdStartTasks(tasks.support_skills[:, :k], tasks.support_correct[:, :k], tasks.query_skills,
-                              tasks.query_correct, tasks.query_mask, tasks.student, k, tasks.query_start)
-
-    def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
 
 
 def maml_train(model: PersonalizedStudentModel, sampler: ColdStartSampler, num_steps: int, lr: float = 1e-2,

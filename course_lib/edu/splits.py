@@ -101,6 +101,13 @@ class ColdStartTasks:
                               self.query_correct[index], self.query_mask[index], self.student[index],
                               self.k, self.query_start)
 
+    def first(self, k: int) -> "ColdStartTasks":
+        """The same students and query with only the first ``k`` support answers."""
+        if not 0 <= k <= self.k:
+            raise ValueError(f"k must lie in 0..{self.k} (the support answers available), got {k}")
+        return ColdStartTasks(self.support_skills[:, :k], self.support_correct[:, :k], self.query_skills,
+                              self.query_correct, self.query_mask, self.student, k, self.query_start)
+
     @property
     def support_mask(self) -> torch.Tensor:
         return torch.ones_like(self.support_skills, dtype=torch.bool)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from course_lib.cold_start import EntityTaskSampler
+
 __all__ = ["UserTaskSampler", "UserTasks", "item_features", "ratings_of", "split_users", "user_tasks"]
 
 
@@ -122,25 +124,5 @@ def user_tasks(data, users, k_max: int = 20, query_len: int = 50, min_query: int
                      torch.as_tensor(np.array([r[0] for r in rows], dtype=np.int64)))
 
 
-class UserTaskSampler:
-    """Random meta-batches: ``batch_size`` random users of ``pool``, one random k from ``k_choices`` per batch."""
-
-    def __init__(self, pool: UserTasks, k_choices, batch_size: int, seed: int = 0):
-        self.k_choices = [int(k) for k in k_choices]
-        if not self.k_choices or min(self.k_choices) < 0 or max(self.k_choices) > pool.k:
-            raise ValueError(f"k_choices must lie in 0..{pool.k} (the pool's support size), got {k_choices}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.pool, self.batch_size = pool, min(int(batch_size), len(pool))
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def sample(self) -> UserTasks:
-        index = torch.randperm(len(self.pool), generator=self.generator)[:self.batch_size]
-        k = self.k_choices[int(torch.randint(len(self.k_choices), (1,), generator=self.generator))]
-        return self.pool.subset(index).first(k)
-
-    def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+#: random meta-batches of users (shared with chapter 07's students)
+UserTaskSampler = EntityTaskSampler
