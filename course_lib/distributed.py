@@ -172,12 +172,19 @@ class TaskGroup:
     def train_loop(self, step_fn: Callable[[int], dict], num_steps: int, *, checkpoint_path=None,
                    progress: bool = True, **kwargs) -> History:
         """:func:`course_lib.training.train_loop` for this rank: averaged :meth:`step_fn`, this rank's
-        :meth:`checkpoint_path` (checked with :meth:`check_resume`), a progress bar on rank 0 only."""
+        :meth:`checkpoint_path` (checked with :meth:`check_resume`), a progress bar on rank 0 only.
+
+        Returns once every rank has written its last checkpoint (a barrier), so whatever runs next on
+        any rank finds all the ranks' files complete.
+        """
         path = self.checkpoint_path(checkpoint_path)
         if kwargs.get("resume", True):
             self.check_resume(path)
-        return train_loop(self.step_fn(step_fn), num_steps, checkpoint_path=path, progress=progress and self.is_main,
-                          **kwargs)
+        history = train_loop(self.step_fn(step_fn), num_steps, checkpoint_path=path,
+                             progress=progress and self.is_main, **kwargs)
+        if self.world_size > 1:
+            dist.barrier()
+        return history
 
 
 #: one process, no communication: every hook is the identity
