@@ -1,6 +1,7 @@
 # Meta-Learning, Hands-On — the only commands you need:
 #   make lab     set everything up (first time) and open the course in JupyterLab, serving the whole
-#                project and opening notebooks/00_start_here.ipynb; options for JupyterLab go in
+#                project and opening notebooks/00_start_here.ipynb (with COURSE_LANG=zh the Chinese
+#                edition, notebooks/zh/00_start_here.ipynb); options for JupyterLab go in
 #                LAB_ARGS, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`
 #   make test    set everything up (first time) and run unit tests + every notebook (smoke budget)
 #   make course  execute every chapter (default budget) and render a browsable site into build/
@@ -10,9 +11,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KERNEL := meta-learning-hands-on
+# The Chinese notebooks' kernel: the same Python, with COURSE_LANG=zh (hints and messages in Chinese).
+KERNEL_ZH := meta-learning-hands-on-zh
+KERNEL_ZH_SPEC := $(VENV)/share/jupyter/kernels/$(KERNEL_ZH)/kernel.json
+START  := notebooks/$(if $(filter zh,$(COURSE_LANG)),zh/)00_start_here.ipynb
 # The course's JupyterLab settings (no news pop-up), installed where JupyterLab reads defaults.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/$(KERNEL).json
 LAB_ARGS ?=
+NBVAL  := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 # Jupyter refuses to run as root (containers) unless told; the flag is added only for root.
 
 .PHONY: lab test course bench clean
@@ -24,17 +30,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (Meta-Learning, Hands-On)" >/dev/null
 	touch $(STAMP)
 
+$(KERNEL_ZH_SPEC): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_ZH) --display-name "Python (元学习实战)" --env COURSE_LANG zh >/dev/null
+
 $(LAB_SETTINGS): jupyterlab-settings/overrides.json $(STAMP)
 	mkdir -p $(dir $@)
 	cp $< $@
 
-lab: $(STAMP) $(LAB_SETTINGS)
+lab: $(STAMP) $(LAB_SETTINGS) $(KERNEL_ZH_SPEC)
 	$(BIN)/python -m course_lib doctor || true
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=. \
-		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb $(LAB_ARGS)
+		--LabApp.default_url=/lab/tree/$(START) $(LAB_ARGS)
 
-test: $(STAMP) $(LAB_SETTINGS)
-	COURSE_BUDGET=smoke $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+test: $(STAMP) $(LAB_SETTINGS) $(KERNEL_ZH_SPEC)
+	COURSE_BUDGET=smoke $(BIN)/python -m pytest tests notebooks --ignore=notebooks/zh $(NBVAL)
+	COURSE_BUDGET=smoke COURSE_LANG=zh $(BIN)/python -m pytest notebooks/zh $(NBVAL)
 
 course: $(STAMP)
 	$(BIN)/python tools/build_course.py

@@ -32,6 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 KERNEL_DISPLAY_NAME = "Python (Meta-Learning, Hands-On)"
+KERNEL_DISPLAY_NAME_ZH = "Python (元学习实战)"
 # Chapter 00 and the widget-heavy chapters that exist in this checkout.
 CHAPTERS = ["00_start_here.ipynb", "02_maml.ipynb", "07_case_study_personalized_learning.ipynb",
             "08_case_study_recommendation.ipynb"]
@@ -170,13 +171,8 @@ def _error_outputs(page):
     ).filter(has_text="Traceback")
 
 
-@pytest.mark.parametrize("name", CHAPTERS)
-def test_chapter_runs_in_jupyterlab(lab, browser, name):
-    if not (ROOT / "notebooks" / name).exists():
-        pytest.skip(f"{name} is not part of this checkout")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab}/lab/tree/notebooks/{name}?reset&token={TOKEN}", timeout=120_000)  # reset: no restored tabs
+def _run_all(page, name: str):
+    """Run All in the open notebook and wait until every cell has run (or one failed); the notebook."""
     notebook = _wait_for_notebook(page)
     notebook.locator(".jp-Cell").first.click()
     page.keyboard.press("Escape")
@@ -195,6 +191,54 @@ def test_chapter_runs_in_jupyterlab(lab, browser, name):
         page.screenshot(path=str(SHOTS / f"{Path(name).stem}-timeout.png"), full_page=True)
         pytest.fail(f"{name}: not every cell finished within 7 minutes")
     time.sleep(3)  # let widgets and figures render
+    return notebook
+
+
+# Whether a font on this machine has glyphs for Chinese: a character no font has (a private-use code
+# point) is drawn as the same empty box as any other missing glyph; Chinese text drawn with the
+# page's font must look different from such boxes.
+_GLYPH_PROBE = """(text) => {
+  const draw = s => { const c = document.createElement('canvas'); c.width = 200; c.height = 40;
+    const g = c.getContext('2d'); g.font = '24px ' + getComputedStyle(document.body).fontFamily;
+    g.fillText(s, 2, 30); return c.toDataURL(); };
+  const chinese = (text.match(/[\\u4e00-\\u9fff]/g) || []).slice(0, 3).join('');
+  return chinese.length === 3 && draw(chinese) !== draw('\\uE000\\uE001\\uE002');
+}"""
+
+
+def test_chinese_chapter_02_runs_in_jupyterlab_with_chinese_hints_and_glyphs(lab, browser):
+    name = "zh/02_maml.ipynb"
+    if not (ROOT / "notebooks" / name).exists():
+        pytest.skip("the Chinese edition is not part of this checkout")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{lab}/lab/tree/notebooks/{name}?reset&token={TOKEN}", timeout=120_000)
+    notebook = _run_all(page, name)
+    kernel = page.locator(".jp-NotebookPanel:visible .jp-KernelName").first.inner_text().strip()
+    assert kernel == KERNEL_DISPLAY_NAME_ZH, f"{name}: kernel {kernel!r}"
+    errors = _error_outputs(page)
+    assert errors.count() == 0, f"{name}: error output:\n{errors.first.inner_text()[-2000:] if errors.count() else ''}"
+    text = notebook.inner_text()
+    assert "元学习" in text and "学习目标" in text  # the translated Markdown
+    assert "提示" in text and "Hint:" not in text  # the exercise checks speak Chinese (the kernel sets COURSE_LANG=zh)
+    heading = notebook.locator(".jp-MarkdownCell h1").first
+    heading.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "zh-02_maml.png"), full_page=False)
+    assert page.evaluate(_GLYPH_PROBE, heading.inner_text()), \
+        "Chinese characters are drawn as empty boxes: no CJK font (e.g. apt install fonts-wqy-microhei)"
+    for session in _api(lab, "sessions"):
+        _api(lab, f"sessions/{session['id']}", method="DELETE")
+    page.close()
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_runs_in_jupyterlab(lab, browser, name):
+    if not (ROOT / "notebooks" / name).exists():
+        pytest.skip(f"{name} is not part of this checkout")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{lab}/lab/tree/notebooks/{name}?reset&token={TOKEN}", timeout=120_000)  # reset: no restored tabs
+    notebook = _run_all(page, name)
     for showcase in (notebook.locator(".widget-container.widget-box"), notebook.locator(".jp-OutputArea-output img")):
         if showcase.count():  # show an interactive widget if there is one, else a figure
             showcase.last.scroll_into_view_if_needed()
@@ -231,6 +275,9 @@ def built_course(tmp_path_factory):
     last = _page_notebook(folder / "99_last.ipynb", [nbformat.v4.new_markdown_cell("# Last page")])
     out = folder / "site"
     status = build_course.build([first, *build_course.chapters(["02"]), last], "smoke", 900, out)
+    chinese = build_course.chapters(["02"], ROOT / "notebooks" / "zh")
+    if chinese:  # the Chinese page of chapter 02, into out/zh, linked both ways
+        status |= build_course.build(chinese, "smoke", 900, out, "zh")
     return out, status
 
 
@@ -269,6 +316,18 @@ def test_rendered_chapter_02_reads_offline(built_course, browser):
         assert nav.get_by_text("Contents").get_attribute("href") == "index.html"
     assert page.locator(".course-widget img").count() >= 1  # the widget's snapshot, with its figure
     assert not re.search(r"(?<![0-9])0%\|", text), "a progress bar shows its first state, not its final text"
+    if (out / "zh" / "02_maml.html").exists():  # the language switch, both ways
+        switch = page.locator("nav.course-nav a.course-nav-lang").first
+        assert switch.get_attribute("href") == "zh/02_maml.html" and switch.inner_text() == "中文"
+        switch.click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/zh/02_maml.html") and "学习目标" in page.inner_text("main")
+        assert page.locator("details.course-hidden summary").first.inner_text().startswith("参考答案")
+        assert page.evaluate(_GLYPH_PROBE, page.locator("h1").first.inner_text()), "Chinese shown as empty boxes"
+        page.screenshot(path=str(SHOTS / "course-zh-02.png"))
+        back = page.locator("nav.course-nav a.course-nav-lang").first
+        assert back.get_attribute("href") == "../02_maml.html" and back.inner_text() == "English"
+        assert 'src="../mathjax/MathJax.js?config=' in (out / "zh" / "02_maml.html").read_text()
     html_text = (out / "02_maml.html").read_text()
     for local in {str(ROOT), str(Path.home()), *(os.environ.get(v, "") for v in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR"))} - {"", "/"}:
         assert str(Path(local).resolve()) not in html_text and local not in html_text, f"the page shows the local path {local}"

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from course_lib.algorithms.protonet import ProtoNet, proto_scores, prototypes, squared_euclidean
 from course_lib.exercises._core import _compare, _correct, _wrong, not_attempted
+from course_lib.i18n import tr
 from course_lib.metrics import t_quantile
 from course_lib.nets import Conv4
 
@@ -34,11 +35,15 @@ def _proto_cases() -> list[tuple]:
     return cases
 
 
-_SUPPORT_BUG = ("the support examples built the prototypes, so classifying them measures nothing (with 1 shot "
-                "each one sits exactly on its prototype): the bug of the original article (section 8)")
-_SEPARATE = ("support and query were embedded in two separate passes. The Conv-4's BatchNorm normalises with the "
-             "statistics of the batch it sees, so the two halves are normalised differently: embed "
-             "torch.cat([support_x, query_x]) in ONE pass and split the result")
+def _support_bug() -> str:
+    return tr("the support examples built the prototypes, so classifying them measures nothing (with 1 shot "
+              "each one sits exactly on its prototype): the bug of the original article (section 8)")
+
+
+def _separate() -> str:
+    return tr("support and query were embedded in two separate passes. The Conv-4's BatchNorm normalises with the "
+              "statistics of the batch it sees, so the two halves are normalised differently: embed "
+              "torch.cat([support_x, query_x]) in ONE pass and split the result")
 
 
 def _wrong_answers(s_emb: Tensor, q_emb: Tensor, support_y: Tensor, n_way: int) -> list[tuple[Tensor, str]]:
@@ -48,14 +53,14 @@ def _wrong_answers(s_emb: Tensor, q_emb: Tensor, support_y: Tensor, n_way: int) 
     sums = F.one_hot(support_y, n_way).t().to(s_emb.dtype) @ s_emb
     grouped = s_emb.reshape(n_way, len(s_emb) // n_way, -1).mean(1)
     return [
-        (proto_scores(s_emb, protos), (f"these are the logits of the SUPPORT examples; {_SUPPORT_BUG}. Score and "
-         "label the QUERY set")),
-        (dist, "the logits are +distance: a closer prototype must get a HIGHER score, so logits = -distance"),
-        (-dist.sqrt(), ("the logits are minus the Euclidean distance; ProtoNet uses the SQUARED Euclidean distance "
+        (proto_scores(s_emb, protos), tr("these are the logits of the SUPPORT examples; {support_bug}. Score and "
+         "label the QUERY set", support_bug=_support_bug())),
+        (dist, tr("the logits are +distance: a closer prototype must get a HIGHER score, so logits = -distance")),
+        (-dist.sqrt(), tr("the logits are minus the Euclidean distance; ProtoNet uses the SQUARED Euclidean distance "
          "(a Bregman divergence: the mean is then the best prototype, the classifier linear)")),
-        (proto_scores(q_emb, sums), ("the prototypes are SUMS of the support embeddings (K times too long); a "
+        (proto_scores(q_emb, sums), tr("the prototypes are SUMS of the support embeddings (K times too long); a "
          "prototype is the MEAN of its class's support embeddings")),
-        (proto_scores(q_emb, grouped), ("the prototypes mix classes: reshaping the support embeddings to [n_way, K, D] "
+        (proto_scores(q_emb, grouped), tr("the prototypes mix classes: reshaping the support embeddings to [n_way, K, D] "
          "assumes the support set is sorted by label 0, 1, ..., N-1, which it is not here. Select by label: "
          "support_emb[support_y == k]")),
     ]
@@ -70,8 +75,9 @@ def _proto_variants(encoder, support_x, support_y, query_x, n_way) -> tuple[Tens
         s_sep, q_sep = encoder(support_x), encoder(query_x)
         expected = proto_scores(q_emb, prototypes(s_emb, support_y, n_way))
         wrong = _wrong_answers(s_emb, q_emb, support_y, n_way)
-        wrong.append((proto_scores(q_sep, prototypes(s_sep, support_y, n_way)), _SEPARATE))
-        wrong += [(logits, f"{problem}. And {_SEPARATE}") for logits, problem in _wrong_answers(s_sep, q_sep, support_y, n_way)]
+        wrong.append((proto_scores(q_sep, prototypes(s_sep, support_y, n_way)), _separate()))
+        wrong += [(logits, tr("{problem}. And {separate}", problem=problem, separate=_separate()))
+                  for logits, problem in _wrong_answers(s_sep, q_sep, support_y, n_way)]
     return expected, wrong[0][0], wrong
 
 
@@ -96,61 +102,66 @@ def _encoder_grad(loss: Tensor, encoder: torch.nn.Module) -> Tensor:
 def check_proto_loss(fn) -> bool:
     """``fn(encoder, support_x [N*K,1,H,W], support_y [N*K], query_x [Q,1,H,W], query_y [Q], n_way)
     -> (loss, logits [Q, N])``: values and gradient w.r.t. the encoder against the library's ProtoNet."""
-    name = "Exercise 5.1 (build ProtoNet)"
-    hint = ("emb = encoder(torch.cat([support_x, query_x])), then split it; prototype k = mean of the support "
-            "embeddings with label k; logits = -squared distances from the query embeddings to the prototypes "
-            "[Q, N]; loss = F.cross_entropy(logits, query_y)")
+    name = tr("Exercise 5.1 (build ProtoNet)")
+    hint = tr("emb = encoder(torch.cat([support_x, query_x])), then split it; prototype k = mean of the support "
+              "embeddings with label k; logits = -squared distances from the query embeddings to the prototypes "
+              "[Q, N]; loss = F.cross_entropy(logits, query_y)")
     if fn is None:
         return not_attempted(name, hint)
     for i, (encoder, sx, sy, qx, qy, n_way) in enumerate(_proto_cases()):
-        case = f"on test case {i} ({n_way}-way {len(sx) // n_way}-shot, support labels {sy.tolist()})"
+        case = tr("on test case {i} ({n_way}-way {k_shot}-shot, support labels {labels})",
+                  i=i, n_way=n_way, k_shot=len(sx) // n_way, labels=sy.tolist())
         try:
             out = fn(encoder, sx, sy, qx, qy, n_way)
         except NotImplementedError:
             return not_attempted(name, hint)
         except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
-            return _wrong(name, f"calling it {case} raised {type(err).__name__}: {err}", hint)
+            return _wrong(name, tr("calling it {case} raised {error_type}: {error}",
+                                   case=case, error_type=type(err).__name__, error=err), hint)
         if out is None or (isinstance(out, tuple) and all(o is None for o in out)):
-            return not_attempted(name, hint) if i == 0 else _wrong(name, f"it returned None {case}", hint)
+            return not_attempted(name, hint) if i == 0 else _wrong(name, tr("it returned None {case}", case=case), hint)
         if not (isinstance(out, tuple) and len(out) == 2):
-            return _wrong(name, f"return a pair (loss, logits), got a {type(out).__name__}", hint)
+            return _wrong(name, tr("return a pair (loss, logits), got a {type_name}", type_name=type(out).__name__), hint)
         loss, logits = out
         if not isinstance(loss, Tensor) or not isinstance(logits, Tensor):
-            return _wrong(name, "return tensors, not Python numbers (no .item() on the loss: training needs its "
-                          "graph)", hint)
+            return _wrong(name, tr("return tensors, not Python numbers (no .item() on the loss: training needs its "
+                                   "graph)"), hint)
         if loss.numel() != 1:
-            return _wrong(name, f"the loss should be one number (the mean over the query set), got shape "
-                          f"{list(loss.shape)}", hint)
+            return _wrong(name, tr("the loss should be one number (the mean over the query set), got shape "
+                                   "{shape}", shape=list(loss.shape)), hint)
         loss = loss.reshape(())
         expected, support_logits, wrong = _proto_variants(encoder, sx, sy, qx, n_way)
         if not _close(logits, expected):
             for variant, problem in wrong:
                 if _close(logits, variant):
-                    return _wrong(name, f"{case}: {problem}", hint)
+                    return _wrong(name, tr("{case}: {problem}", case=case, problem=problem), hint)
             if logits.shape == expected.shape and _permuted_columns(logits.detach().double(), expected):
-                return _wrong(name, f"{case}: the prototypes are right but in the wrong order: column k of the "
-                              "logits must belong to label k. Build prototype k from support_emb[support_y == k] "
-                              "for k = 0..n_way-1 (not in the order the labels appear)", hint)
-            return _wrong(name, f"{case}, the logits: {_compare(logits, expected, 1e-4, 1e-4)}", hint)
+                return _wrong(name, tr("{case}: the prototypes are right but in the wrong order: column k of the "
+                                       "logits must belong to label k. Build prototype k from support_emb[support_y == k] "
+                                       "for k = 0..n_way-1 (not in the order the labels appear)", case=case), hint)
+            return _wrong(name, tr("{case}, the logits: {problem}", case=case,
+                                   problem=_compare(logits, expected, 1e-4, 1e-4)), hint)
         ref_loss = F.cross_entropy(expected, qy)
         if not _close(loss, ref_loss):
             if _close(loss, ref_loss * len(qy)):
-                return _wrong(name, f"{case}: the loss is the SUM over the query examples; take the mean "
-                              "(F.cross_entropy's default reduction)", hint)
+                return _wrong(name, tr("{case}: the loss is the SUM over the query examples; take the mean "
+                                       "(F.cross_entropy's default reduction)", case=case), hint)
             if _close(loss, F.cross_entropy(support_logits, sy)):
-                return _wrong(name, f"{case}: the logits are right but the loss is the SUPPORT set's; {_SUPPORT_BUG}",
-                              hint)
-            return _wrong(name, f"{case}, the loss: {_compare(loss, ref_loss, 1e-4, 1e-4)}", hint)
+                return _wrong(name, tr("{case}: the logits are right but the loss is the SUPPORT set's; {support_bug}",
+                                       case=case, support_bug=_support_bug()), hint)
+            return _wrong(name, tr("{case}, the loss: {problem}", case=case,
+                                   problem=_compare(loss, ref_loss, 1e-4, 1e-4)), hint)
         if not loss.requires_grad:
-            return _wrong(name, f"{case}: the loss has no gradient (computed under torch.no_grad(), or detached?), so "
-                          "training could not change the encoder", hint)
+            return _wrong(name, tr("{case}: the loss has no gradient (computed under torch.no_grad(), or detached?), so "
+                                   "training could not change the encoder", case=case), hint)
         got = _encoder_grad(loss, encoder)
         ref = _encoder_grad(ProtoNet.loss(ProtoNet(encoder)(sx, sy, qx, n_way), qy), encoder)
         if not torch.allclose(got, ref, rtol=1e-3, atol=1e-5):
-            return _wrong(name, f"{case}: the values are right but the gradient w.r.t. the encoder is not ("
-                          f"{_compare(got, ref, 1e-3, 1e-5, 'the gradient')}). Did you detach the prototypes or the "
-                          "support embeddings? The gradient must flow through both", hint)
-    return _correct(name, "values and encoder gradients match course_lib's ProtoNet on shuffled support sets")
+            return _wrong(name, tr("{case}: the values are right but the gradient w.r.t. the encoder is not ("
+                                   "{problem}). Did you detach the prototypes or the "
+                                   "support embeddings? The gradient must flow through both", case=case,
+                                   problem=_compare(got, ref, 1e-3, 1e-5, tr("the gradient"))), hint)
+    return _correct(name, tr("values and encoder gradients match course_lib's ProtoNet on shuffled support sets"))
 
 
 # -- Exercise 5.2: the Bregman-optimal prototype ---------------------------------------------------
@@ -162,33 +173,36 @@ def bregman_problem(seed: int = 0) -> torch.Tensor:
 def check_bregman_minimiser(c_star, z: torch.Tensor, swapped: bool = False) -> bool:
     """``c_star`` [3]: the point you found that minimises sum_i d(z_i, c) (or sum_i d(c, z_i) if ``swapped``),
     d the generalised KL divergence. The expected point is never printed."""
-    name = "Exercise 5.2 (Bregman prototype" + (", arguments swapped)" if swapped else ")")
-    hint = ("minimise the sum with gradient descent (or Adam) on a tensor c that requires grad, where d(x, c) = "
-            "sum_j x_j log(x_j / c_j) - x_j + c_j; start from a positive c, keep it positive, run until c stops moving")
+    name = tr("Exercise 5.2 (Bregman prototype, arguments swapped)") if swapped else tr("Exercise 5.2 (Bregman prototype)")
+    hint = tr("minimise the sum with gradient descent (or Adam) on a tensor c that requires grad, where d(x, c) = "
+              "sum_j x_j log(x_j / c_j) - x_j + c_j; start from a positive c, keep it positive, run until c stops moving")
     if c_star is None:
         return not_attempted(name, hint)
     c, z = torch.as_tensor(c_star, dtype=torch.float64).detach().flatten(), z.double()
     mean, geo = z.mean(0), z.log().mean(0).exp()  # the minimisers in the second / in the first argument
     if c.shape != mean.shape:
-        return _wrong(name, f"the answer should have shape {list(mean.shape)} (one point in R^3), got {list(c.shape)}", hint)
+        return _wrong(name, tr("the answer should have shape {want} (one point in R^3), got {got}",
+                               want=list(mean.shape), got=list(c.shape)), hint)
     near = lambda a, b: bool(torch.allclose(a, b, rtol=1e-2, atol=1e-3))
     if near(c, geo if swapped else mean):
-        return _correct(name, "with the prototype in the first argument the optimum is no longer the mean: the mean "
-                        "is optimal only in the second argument" if swapped else "the optimiser found the "
-                        "arithmetic mean, as the Bregman theorem says (Banerjee et al. 2005)")
+        return _correct(name, tr("with the prototype in the first argument the optimum is no longer the mean: the mean "
+                                 "is optimal only in the second argument") if swapped else tr("the optimiser found the "
+                                 "arithmetic mean, as the Bregman theorem says (Banerjee et al. 2005)"))
     if near(c, mean if swapped else geo):
-        return _wrong(name, "this point minimises the sum with the arguments the other way round: the prototype c "
-                      f"must be the {'FIRST' if swapped else 'SECOND'} argument of d here", hint)
-    return _wrong(name, f"{c.tolist()} is not the minimiser: check the divergence (the x log(x / c) term and the "
-                  "- x + c terms) and that the optimiser has converged (c no longer moves)", hint)
+        return _wrong(name, tr("this point minimises the sum with the arguments the other way round: the prototype c "
+                               "must be the FIRST argument of d here") if swapped else
+                      tr("this point minimises the sum with the arguments the other way round: the prototype c "
+                         "must be the SECOND argument of d here"), hint)
+    return _wrong(name, tr("{point} is not the minimiser: check the divergence (the x log(x / c) term and the "
+                           "- x + c terms) and that the optimiser has converged (c no longer moves)", point=c.tolist()), hint)
 
 
 # -- Exercise 5.3: ProtoNet as a linear classifier -------------------------------------------------
 def check_linear_head(fn) -> bool:
     """``fn(protos [N, D]) -> (W [N, D], b [N])`` such that z @ W.T + b has the same softmax as -||z - c_k||^2."""
-    name = "Exercise 5.3 (ProtoNet as a linear layer)"
-    hint = ("expand the square ||z - c_k||^2 into three terms; one of them is the same for every class k, so the "
-            "softmax ignores it; what is left is linear in z")
+    name = tr("Exercise 5.3 (ProtoNet as a linear layer)")
+    hint = tr("expand the square ||z - c_k||^2 into three terms; one of them is the same for every class k, so the "
+              "softmax ignores it; what is left is linear in z")
     if fn is None:
         return not_attempted(name, hint)
     g = torch.Generator().manual_seed(5)
@@ -198,25 +212,28 @@ def check_linear_head(fn) -> bool:
         try:
             out = fn(protos)
         except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
-            return _wrong(name, f"calling it raised {type(err).__name__}: {err}", hint)
+            return _wrong(name, tr("calling it raised {error_type}: {error}", error_type=type(err).__name__, error=err), hint)
         if out is None or not (isinstance(out, tuple) and len(out) == 2):
-            return not_attempted(name, hint) if out is None else _wrong(name, "return a pair (W, b)", hint)
+            return not_attempted(name, hint) if out is None else _wrong(name, tr("return a pair (W, b)"), hint)
         weight, bias = (torch.as_tensor(t).detach().to(torch.float64) for t in out)
         if weight.shape != (n, d) or bias.shape != (n,):
-            return _wrong(name, f"W should be [N, D] = {[n, d]} (so that logits = z @ W.T + b) and b [N] = {[n]}, got "
-                          f"{list(weight.shape)} and {list(bias.shape)}", hint)
+            return _wrong(name, tr("W should be [N, D] = {want_w} (so that logits = z @ W.T + b) and b [N] = {want_b}, got "
+                                   "{got_w} and {got_b}", want_w=[n, d], want_b=[n], got_w=list(weight.shape),
+                                   got_b=list(bias.shape)), hint)
         if torch.allclose(weight, c):
-            return _wrong(name, ("W = c_k, b = -||c_k||^2 / 2 picks the same class but halves ProtoNet's logits, which "
-                                 "changes the softmax probabilities (a different temperature). Count" if
-                                 torch.allclose(bias, -sq / 2) else "W = c_k is missing a factor: count") +
-                          " how often the cross term z . c_k appears in the expanded square", hint)
+            return _wrong(name, tr("W = c_k, b = -||c_k||^2 / 2 picks the same class but halves ProtoNet's logits, which "
+                                   "changes the softmax probabilities (a different temperature). Count how often the "
+                                   "cross term z . c_k appears in the expanded square") if
+                          torch.allclose(bias, -sq / 2) else
+                          tr("W = c_k is missing a factor: count how often the cross term z . c_k appears in the "
+                             "expanded square"), hint)
         if torch.allclose(bias, sq):
-            return _wrong(name, "b has the wrong sign: the distance enters the logit with a minus", hint)
+            return _wrong(name, tr("b has the wrong sign: the distance enters the logit with a minus"), hint)
         z = torch.randn(9, d, generator=g, dtype=torch.float64)
         dist = -((z[:, None] - c[None]) ** 2).sum(-1)
         if not torch.allclose((z @ weight.t() + bias).softmax(-1), dist.softmax(-1), atol=1e-6):
-            return _wrong(name, "the softmax of your linear logits differs from the softmax of -||z - c_k||^2", hint)
-    return _correct(name, "a squared-Euclidean ProtoNet is a linear classifier whose weights come from the prototypes")
+            return _wrong(name, tr("the softmax of your linear logits differs from the softmax of -||z - c_k||^2"), hint)
+    return _correct(name, tr("a squared-Euclidean ProtoNet is a linear classifier whose weights come from the prototypes"))
 
 
 # -- Exercise 5.4: training way / shot mismatch ----------------------------------------------------
@@ -227,13 +244,14 @@ MISMATCH_CHOICES = ("train 5-way 1-shot", "train 20-way 1-shot", "train 5-way 5-
 
 def check_prediction(prediction) -> bool:
     """``prediction``: the name (one of :data:`MISMATCH_CHOICES`) of the model you expect to win."""
-    name = "Exercise 5.4 (your prediction)"
-    hint = f"set my_prediction to one of {list(MISMATCH_CHOICES)} BEFORE the models are trained"
+    name = tr("Exercise 5.4 (your prediction)")
+    hint = tr("set my_prediction to one of {choices} BEFORE the models are trained", choices=list(MISMATCH_CHOICES))
     if prediction is None:
         return not_attempted(name, hint)
     if prediction not in MISMATCH_CHOICES:
-        return _wrong(name, f"{prediction!r} is not one of the three models", hint)
-    return _correct(name, f"recorded: {prediction!r}. The measurement below will say whether it holds")
+        return _wrong(name, tr("{prediction!r} is not one of the three models", prediction=prediction), hint)
+    return _correct(name, tr("recorded: {prediction!r}. The measurement below will say whether it holds",
+                             prediction=prediction))
 
 
 def _paired_cases() -> list[tuple[np.ndarray, np.ndarray]]:
@@ -249,46 +267,49 @@ def _half_width_mistakes(a: np.ndarray, b: np.ndarray) -> list[tuple[float, str]
     """Typical wrong 95 % half-widths for the mean of a - b, with what is wrong."""
     n, d = len(a), a - b
     t, sd, unpaired = t_quantile(0.975, n - 1), d.std(ddof=1), np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / n)
-    combined = ("you combined the two models' own uncertainties (unpaired). Both models saw the SAME episodes: take "
-                "the difference episode by episode first, so that the episode difficulty cancels")
+    combined = tr("you combined the two models' own uncertainties (unpaired). Both models saw the SAME episodes: take "
+                  "the difference episode by episode first, so that the episode difficulty cancels")
     return [
         (t * unpaired, combined), (1.96 * unpaired, combined),
-        (1.96 * sd / np.sqrt(n), (f"you used the normal quantile 1.96; with n = {n} differences use Student's t "
-         "with n - 1 degrees of freedom (t_quantile(0.975, n - 1))")),
-        (t_quantile(0.975, n) * sd / np.sqrt(n), "the t quantile has n - 1 degrees of freedom, not n"),
-        (t * d.std(ddof=0) / np.sqrt(n), "np.std defaults to ddof=0 (the population std); the sample std needs ddof=1"),
-        (t * sd / n, "the standard error of a mean is std / sqrt(n), not std / n"),
-        (t * sd, "this is the spread of one difference, not the uncertainty of their mean: divide by sqrt(n)"),
+        (1.96 * sd / np.sqrt(n), tr("you used the normal quantile 1.96; with n = {n} differences use Student's t "
+         "with n - 1 degrees of freedom (t_quantile(0.975, n - 1))", n=n)),
+        (t_quantile(0.975, n) * sd / np.sqrt(n), tr("the t quantile has n - 1 degrees of freedom, not n")),
+        (t * d.std(ddof=0) / np.sqrt(n), tr("np.std defaults to ddof=0 (the population std); the sample std needs ddof=1")),
+        (t * sd / n, tr("the standard error of a mean is std / sqrt(n), not std / n")),
+        (t * sd, tr("this is the spread of one difference, not the uncertainty of their mean: divide by sqrt(n)")),
     ]
 
 
 def check_paired_difference(fn) -> bool:
     """``fn(acc_a [n], acc_b [n]) -> (mean, half_width)``: mean of the per-episode differences a - b and the
     half-width of its 95 % Student-t interval. Checked on synthetic paired accuracies; no expected value is printed."""
-    name = "Exercise 5.4 (paired difference)"
-    hint = ("both models saw the same episodes: compute one difference per episode, then a 95 % Student-t interval "
-            "for the mean of those differences (course_lib.metrics.t_quantile gives the t quantile)")
+    name = tr("Exercise 5.4 (paired difference)")
+    hint = tr("both models saw the same episodes: compute one difference per episode, then a 95 % Student-t interval "
+              "for the mean of those differences (course_lib.metrics.t_quantile gives the t quantile)")
     if fn is None:
         return not_attempted(name, hint)
     for i, (a, b) in enumerate(_paired_cases()):
-        case = f"on test case {i} ({len(a)} episodes)"
+        case = tr("on test case {i} ({episodes} episodes)", i=i, episodes=len(a))
         try:
             out = fn(a.copy(), b.copy())
         except NotImplementedError:
             return not_attempted(name, hint)
         except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
-            return _wrong(name, f"calling it {case} raised {type(err).__name__}: {err}", hint)
+            return _wrong(name, tr("calling it {case} raised {error_type}: {error}",
+                                   case=case, error_type=type(err).__name__, error=err), hint)
         if out is None or not (isinstance(out, tuple) and len(out) == 2):
-            return not_attempted(name, hint) if out is None else _wrong(name, "return a pair (mean, half_width)", hint)
+            return not_attempted(name, hint) if out is None else _wrong(name, tr("return a pair (mean, half_width)"), hint)
         mean, half = (float(np.asarray(v, dtype=float)) for v in out)
         ref_mean = float((a - b).mean())
         if not np.isclose(mean, ref_mean, rtol=1e-6, atol=1e-9):
-            return _wrong(name, f"{case}: " + ("the mean has the wrong sign: it is acc_a - acc_b (positive when the "
-                          "first model is better)" if np.isclose(mean, -ref_mean) else "the mean is not the mean of "
-                          "the per-episode differences (use fractions, like the accuracies)"), hint)
+            return _wrong(name, tr("{case}: the mean has the wrong sign: it is acc_a - acc_b (positive when the "
+                                   "first model is better)", case=case) if np.isclose(mean, -ref_mean) else
+                          tr("{case}: the mean is not the mean of the per-episode differences (use fractions, like "
+                             "the accuracies)", case=case), hint)
         if not np.isclose(half, t_quantile(0.975, len(a) - 1) * (a - b).std(ddof=1) / np.sqrt(len(a)), rtol=1e-4):
             for value, problem in _half_width_mistakes(a, b):
                 if np.isclose(half, value, rtol=1e-4):
-                    return _wrong(name, f"{case}: {problem}", hint)
-            return _wrong(name, f"{case}: the mean is right, the half-width is not (you have {half:.4g})", hint)
-    return _correct(name, "mean and 95 % t-interval of the paired differences on both test cases")
+                    return _wrong(name, tr("{case}: {problem}", case=case, problem=problem), hint)
+            return _wrong(name, tr("{case}: the mean is right, the half-width is not (you have {half:.4g})",
+                                   case=case, half=half), hint)
+    return _correct(name, tr("mean and 95 % t-interval of the paired differences on both test cases"))

@@ -14,6 +14,7 @@ from course_lib.edu.personalized import PersonalizedStudentModel
 from course_lib.edu.splits import ColdStartTasks
 from course_lib.edu.student_model import masked_bce, student_logits
 from course_lib.exercises._core import _compare, _correct, _wrong, not_attempted
+from course_lib.i18n import tr
 
 __all__ = ["check_student_adaptation", "check_student_meta_loss"]
 
@@ -88,9 +89,11 @@ def _call(name, hint, fn, args, i):
     except NotImplementedError:
         return None, not_attempted(name, hint)
     except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
-        return None, _wrong(name, f"calling it on test case {i} raised {type(err).__name__}: {err}", hint)
+        return None, _wrong(name, tr("calling it on test case {i} raised {error_type}: {error}", i=i,
+                                     error_type=type(err).__name__, error=err), hint)
     if value is None:
-        return None, not_attempted(name, hint) if i == 0 else _wrong(name, f"it returned None on test case {i}", hint)
+        return None, not_attempted(name, hint) if i == 0 else _wrong(name, tr("it returned None on test case {i}", i=i),
+                                                                     hint)
     return value, None
 
 
@@ -101,35 +104,36 @@ def _gradient_verdict(name, hint, got, model, tasks, i) -> bool | None:
         return _grads(loss / len(tasks), model.ability, model.shared())
 
     if got is None or got[0] is None:
-        return _wrong(name, "the result has no autograd graph back to the starting ability: do not detach, call "
-                      ".item() or wrap the loop in torch.no_grad(), or MAML cannot train where students start", hint)
+        return _wrong(name, tr("the result has no autograd graph back to the starting ability: do not detach, call "
+                               ".item() or wrap the loop in torch.no_grad(), or MAML cannot train where students start"),
+                      hint)
     reference = library(True)
     if _same(got, reference):
         return None
     if _same(got, library(False)):
-        return _wrong(name, "no gradient flows through the inner steps (first-order MAML): pass create_graph=True "
-                      "to torch.autograd.grad so that the adapted abilities stay a differentiable function of "
-                      "the starting ability and the skill parameters", hint)
-    bad = [w for w, g, r in zip(("the starting ability", "skill_bias", "skill_embed"), got, reference)
+        return _wrong(name, tr("no gradient flows through the inner steps (first-order MAML): pass create_graph=True "
+                               "to torch.autograd.grad so that the adapted abilities stay a differentiable function of "
+                               "the starting ability and the skill parameters"), hint)
+    bad = [w for w, g, r in zip((tr("the starting ability"), "skill_bias", "skill_embed"), got, reference)
            if not _same([g], [r])]
-    return _wrong(name, f"on test case {i} the values are right but the gradient with respect to "
-                  f"{', '.join(bad)} differs from MAML's meta-gradient", hint)
+    return _wrong(name, tr("on test case {i} the values are right but the gradient with respect to "
+                           "{names} differs from MAML's meta-gradient", i=i, names=tr(", ").join(bad)), hint)
 
 
 def check_student_adaptation(fn) -> bool:
     """Exercise 7.2: ``fn(shared, start_ability [1+r], support_skills [B, k], support_correct, inner_lr, steps)``
     -> abilities [B, 1+r], compared with ``PersonalizedStudentModel.adapt(..., create_graph=True)``."""
-    name = "Exercise 7.2"
-    hint = ("one row of abilities per student, all starting at start_ability; at each step the support loss "
-            "(each student's mean, summed over students), its gradient with respect to the abilities only, "
-            "keeping the graph for the meta-gradient, and a step of size inner_lr downhill")
-    mistakes = [({"sign": -1.0}, "the abilities climb the support loss (sign error): step ability - inner_lr * grad"),
-                ({"per_student": False}, ("you took the mean over all answers of the batch instead of per student: "
+    name = tr("Exercise 7.2")
+    hint = tr("one row of abilities per student, all starting at start_ability; at each step the support loss "
+              "(each student's mean, summed over students), its gradient with respect to the abilities only, "
+              "keeping the graph for the meta-gradient, and a step of size inner_lr downhill")
+    mistakes = [({"sign": -1.0}, tr("the abilities climb the support loss (sign error): step ability - inner_lr * grad")),
+                ({"per_student": False}, tr("you took the mean over all answers of the batch instead of per student: "
                  "each student's gradient is divided by the number of students B, so the step size depends on the "
                  "batch size. Use the mean per student, summed over students (masked_bce's per_student=True)")),
-                ({"sum_answers": True}, ("you summed each student's answers instead of averaging them: the step "
+                ({"sum_answers": True}, tr("you summed each student's answers instead of averaging them: the step "
                  "then grows with the number of answers k")),
-                ({"skills_too": True}, ("you adapted the skill parameters too: the inner loop moves only the "
+                ({"skills_too": True}, tr("you adapted the skill parameters too: the inner loop moves only the "
                  "abilities; the skills are shared by every student and trained by the outer loop"))]
     for i, (model, tasks, lr, steps) in enumerate(_student_cases()):
         start, shared = _leaves(model)
@@ -138,26 +142,26 @@ def check_student_adaptation(fn) -> bool:
         if verdict is not None:
             return verdict
         problem = _compare(got, model.adapt(tasks.support_skills, tasks.support_correct, create_graph=True),
-                           1e-4, 1e-6, "the result")
+                           1e-4, 1e-6, tr("the result"))
         if problem is not None:
             for wrong, why in mistakes if isinstance(got, torch.Tensor) else []:
                 if _same([got], [_variant(start, shared, tasks, lr, steps, **wrong)]):
                     return _wrong(name, why, hint)
-            return _wrong(name, f"on test case {i}: {problem}", hint)
+            return _wrong(name, tr("on test case {i}: {problem}", i=i, problem=problem), hint)
         verdict = _gradient_verdict(name, hint, _grads(_query_loss(got, shared, tasks), start, shared),
                                     model, tasks, i)
         if verdict is not None:
             return verdict
-    return _correct(name, "the same abilities and the same second-order meta-gradient as the library")
+    return _correct(name, tr("the same abilities and the same second-order meta-gradient as the library"))
 
 
 def check_student_meta_loss(fn) -> bool:
     """Exercise 7.3: ``fn(shared, start_ability, tasks, inner_lr, steps) -> scalar``, MAML's loss on a batch
     of students, compared (value and meta-gradient) with ``PersonalizedStudentModel.query_logits``."""
-    name = "Exercise 7.3"
-    hint = ("adapt on each student's support answers with your Exercise 7.2 function (pass it first), then "
-            "score the other answers with the adapted abilities, leaving out the padding, and average over "
-            "the students of the batch")
+    name = tr("Exercise 7.3")
+    hint = tr("adapt on each student's support answers with your Exercise 7.2 function (pass it first), then "
+              "score the other answers with the adapted abilities, leaving out the padding, and average over "
+              "the students of the batch")
     for i, (model, tasks, lr, steps) in enumerate(_student_cases()):
         start, shared = _leaves(model)
         got, verdict = _call(name, hint, fn, (shared, start, tasks, lr, steps), i)
@@ -165,24 +169,24 @@ def check_student_meta_loss(fn) -> bool:
             return verdict
         logits = model.query_logits(tasks, create_graph=True)
         problem = _compare(got, masked_bce(logits, tasks.query_correct, tasks.query_mask) / len(tasks),
-                           1e-4, 1e-6, "the meta-loss")
+                           1e-4, 1e-6, tr("the meta-loss"))
         if problem is not None:
             right = _variant(start, shared, tasks, lr, steps)
-            mistakes = [(_query_loss(right, shared, tasks, support=True), ("you scored the SUPPORT answers: they "
+            mistakes = [(_query_loss(right, shared, tasks, support=True), tr("you scored the SUPPORT answers: they "
                          "were used to adapt, so their loss measures memorising, not predicting; use the query")),
-                        (_query_loss(right, shared, tasks) * len(tasks), ("you summed over students: divide by "
+                        (_query_loss(right, shared, tasks) * len(tasks), tr("you summed over students: divide by "
                          "len(tasks), or the meta-gradient grows with the number of students in the batch")),
-                        (_query_loss(right, shared, tasks, per_student=False), ("you averaged over all query "
+                        (_query_loss(right, shared, tasks, per_student=False), tr("you averaged over all query "
                          "answers: students with more query answers then weigh more; average per student first")),
-                        (_query_loss(start.expand(len(tasks), -1), shared, tasks), ("you scored the query with "
+                        (_query_loss(start.expand(len(tasks), -1), shared, tasks), tr("you scored the query with "
                          "the starting ability: adapt first, then score the query with the adapted abilities")),
                         (masked_bce(student_logits(shared, right, tasks.query_skills), tasks.query_correct)
-                         / len(tasks), "you scored the padding too: pass tasks.query_mask to masked_bce")]
+                         / len(tasks), tr("you scored the padding too: pass tasks.query_mask to masked_bce"))]
             for value, why in mistakes if isinstance(got, torch.Tensor) and got.numel() == 1 else []:
                 if _same([got.reshape(())], [value]):
                     return _wrong(name, why, hint)
-            return _wrong(name, f"on test case {i}: {problem}", hint)
+            return _wrong(name, tr("on test case {i}: {problem}", i=i, problem=problem), hint)
         verdict = _gradient_verdict(name, hint, _grads(got, start, shared), model, tasks, i)
         if verdict is not None:
             return verdict
-    return _correct(name, "the query loss after adaptation, with MAML's second-order meta-gradient")
+    return _correct(name, tr("the query loss after adaptation, with MAML's second-order meta-gradient"))

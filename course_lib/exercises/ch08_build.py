@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from course_lib.exercises._core import _compare, _correct, _wrong, not_attempted
+from course_lib.i18n import tr
 from course_lib.recsys.melu import MeLU, adapt_users, query_predictions, rating_loss
 from course_lib.recsys.tasks import UserTasks
 
@@ -63,26 +64,29 @@ def _same(a, b, rtol=1e-4, atol=1e-6) -> bool:
         for x, y in zip(a, b))
 
 
-_MISTAKES = [
-    ({"support": True}, "you scored the SUPPORT ratings after adapting to them: that measures memorising, not "
-                        "predicting. MAML's meta-loss is the loss on each user's QUERY ratings"),
-    ({"adapt": False}, "the query is scored with the starting parameters: adapt to the support ratings first"),
-    ({"sign": -1.0}, "the inner step climbs the support loss (sign error): step phi - inner_lr * grad"),
-    ({"mean_support": True}, "the inner loss averages each user's support errors; this chapter SUMS them, so that "
-                             "one rating moves a user less than twenty ratings do"),
-    ({"per_user": False}, "you averaged over all query ratings of the batch: users with more query ratings weigh "
-                          "more. Take each user's mean over their real (mask) query ratings, then average over users"),
-    ({"divide": False}, "you summed over users: divide by the number of users in the batch, len(tasks)"),
-]
+def _mistakes() -> list[tuple[dict, str]]:
+    """``(_variant keyword arguments, what is wrong)`` for the typical wrong meta-losses."""
+    return [
+        ({"support": True}, tr("you scored the SUPPORT ratings after adapting to them: that measures memorising, not "
+                               "predicting. MAML's meta-loss is the loss on each user's QUERY ratings")),
+        ({"adapt": False}, tr("the query is scored with the starting parameters: adapt to the support ratings first")),
+        ({"sign": -1.0}, tr("the inner step climbs the support loss (sign error): step phi - inner_lr * grad")),
+        ({"mean_support": True}, tr("the inner loss averages each user's support errors; this chapter SUMS them, so "
+                                    "that one rating moves a user less than twenty ratings do")),
+        ({"per_user": False}, tr("you averaged over all query ratings of the batch: users with more query ratings "
+                                 "weigh more. Take each user's mean over their real (mask) query ratings, then "
+                                 "average over users")),
+        ({"divide": False}, tr("you summed over users: divide by the number of users in the batch, len(tasks)")),
+    ]
 
 
 def check_melu_meta_loss(fn) -> bool:
     """Exercise 8.4: ``fn(model, item_x, tasks, inner_lr, steps)`` -> MAML's meta-loss on a batch of users."""
-    name = "Exercise 8.4"
-    hint = ("phi = model.personal(len(tasks)); for each step: predictions with functional_call(model, phi, "
-            "(item_x[tasks.support_item],)), the summed squared error on the support ratings, its gradient with "
-            "respect to phi with create_graph=True, phi - inner_lr * grad; then each user's mean squared error on "
-            "the masked query ratings, averaged over users")
+    name = tr("Exercise 8.4")
+    hint = tr("phi = model.personal(len(tasks)); for each step: predictions with functional_call(model, phi, "
+              "(item_x[tasks.support_item],)), the summed squared error on the support ratings, its gradient with "
+              "respect to phi with create_graph=True, phi - inner_lr * grad; then each user's mean squared error on "
+              "the masked query ratings, averaged over users")
     if fn is None:
         return not_attempted(name, hint)
     for i, (lr, steps) in enumerate([(0.05, 2), (0.1, 1), (0.02, 3)]):
@@ -92,27 +96,30 @@ def check_melu_meta_loss(fn) -> bool:
         except NotImplementedError:
             return not_attempted(name, hint)
         except Exception as err:  # noqa: BLE001 - report the learner's error instead of raising it
-            return _wrong(name, f"calling it on test case {i} raised {type(err).__name__}: {err}", hint)
+            return _wrong(name, tr("calling it on test case {i} raised {error_type}: {error}", i=i,
+                                   error_type=type(err).__name__, error=err), hint)
         if got is None:
-            return not_attempted(name, hint) if i == 0 else _wrong(name, f"it returned None on test case {i}", hint)
+            return not_attempted(name, hint) if i == 0 else _wrong(name, tr("it returned None on test case {i}", i=i),
+                                                                   hint)
         phi = adapt_users(model, item_x, tasks, lr, steps)
         reference = rating_loss(tasks.query_mask)(query_predictions(model, item_x, tasks, phi), tasks.query_rating)
         reference = reference / len(tasks)
-        problem = _compare(got, reference, 1e-4, 1e-6, "the meta-loss")
+        problem = _compare(got, reference, 1e-4, 1e-6, tr("the meta-loss"))
         if problem is not None:
-            for wrong, why in _MISTAKES if isinstance(got, torch.Tensor) and got.numel() == 1 else []:
+            for wrong, why in _mistakes() if isinstance(got, torch.Tensor) and got.numel() == 1 else []:
                 if torch.allclose(got.detach().reshape(()), _variant(model, item_x, tasks, lr, steps, **wrong).detach(),
                                   rtol=1e-4, atol=1e-6):
                     return _wrong(name, why, hint)
-            return _wrong(name, f"on test case {i}: {problem}", hint)
+            return _wrong(name, tr("on test case {i}: {problem}", i=i, problem=problem), hint)
         mine = _grads(got, model)
         if mine is None:
-            return _wrong(name, "the loss has no autograd graph back to the model's parameters: do not detach, "
-                          "call .item() or wrap the loop in torch.no_grad()", hint)
+            return _wrong(name, tr("the loss has no autograd graph back to the model's parameters: do not detach, "
+                                   "call .item() or wrap the loop in torch.no_grad()"), hint)
         if not _same(mine, _grads(reference, model)):
             if _same(mine, _grads(_variant(model, item_x, tasks, lr, steps, first_order=True), model)):
-                return _wrong(name, "the value is right but the meta-gradient is first-order: pass create_graph=True "
-                              "to torch.autograd.grad so that the adapted parameters stay a differentiable function of "
-                              "the starting ones (second-order MAML)", hint)
-            return _wrong(name, f"on test case {i} the value is right but the meta-gradient differs from MAML's", hint)
-    return _correct(name, "the query loss after adaptation, with MAML's second-order meta-gradient")
+                return _wrong(name, tr("the value is right but the meta-gradient is first-order: pass create_graph=True "
+                                       "to torch.autograd.grad so that the adapted parameters stay a differentiable "
+                                       "function of the starting ones (second-order MAML)"), hint)
+            return _wrong(name, tr("on test case {i} the value is right but the meta-gradient differs from MAML's", i=i),
+                          hint)
+    return _correct(name, tr("the query loss after adaptation, with MAML's second-order meta-gradient"))

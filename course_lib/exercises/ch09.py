@@ -10,6 +10,7 @@ import torch
 from course_lib.algorithms import continual
 from course_lib.analysis import continual_metrics
 from course_lib.exercises._core import check_close, check_function, check_true, not_attempted
+from course_lib.i18n import tr
 
 __all__ = [
     "check_backward_transfer",
@@ -47,32 +48,32 @@ def _diagnose_bwt(fn) -> str | None:
     T = R.shape[0]
     diffs = R[-1] - np.diag(R)
     if math.isclose(value, diffs.mean(), abs_tol=1e-6):
-        return "you averaged over all T tasks; the last task has no 'later' accuracy, so average over the first T-1 only"
+        return tr("you averaged over all T tasks; the last task has no 'later' accuracy, so average over the first T-1 only")
     if math.isclose(value, np.mean(R[-1, : T - 1] - R[0, : T - 1]), abs_tol=1e-6):
-        return "you compared with the first row R[0, j]; compare with R[j, j], the accuracy just after learning task j"
+        return tr("you compared with the first row R[0, j]; compare with R[j, j], the accuracy just after learning task j")
     if math.isclose(value, np.mean(R[-1, : T - 1]), abs_tol=1e-6):
-        return "that is the mean final accuracy on the old tasks; BWT subtracts R[j, j] from each R[T-1, j]"
+        return tr("that is the mean final accuracy on the old tasks; BWT subtracts R[j, j] from each R[T-1, j]")
     return None
 
 
 def check_backward_transfer(fn) -> bool:
     """Exercise 9.1: ``fn(R) -> BWT = 1/(T-1) sum_{j<T-1} (R[T-1, j] - R[j, j])`` (Lopez-Paz & Ranzato 2017)."""
-    name = "Exercise 9.1 (backward transfer)"
-    hint = ("compare each old task's accuracy at the end of the stream (the last row) with its accuracy right "
-            "after it was learned (the diagonal); the last task has no 'later', so average over T-1 tasks")
+    name = tr("Exercise 9.1 (backward transfer)")
+    hint = tr("compare each old task's accuracy at the end of the stream (the last row) with its accuracy right "
+              "after it was learned (the diagonal); the last task has no 'later', so average over T-1 tasks")
     specific = _diagnose_bwt(fn) if fn is not None else None
     if specific:
         return check_true(name, False, hint, failure=specific)
     return check_function(
         name, fn, continual_metrics.backward_transfer, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
-        success="negative BWT means the old tasks got worse: forgetting",
+        success=tr("negative BWT means the old tasks got worse: forgetting"),
     )
 
 
 def check_forgetting(fn) -> bool:
     """Exercise 9.2: Chaudhry et al.'s forgetting: mean over j<T-1 of max_{j<=l<T-1} R[l, j] - R[T-1, j]."""
-    name = "Exercise 9.2 (forgetting measure)"
-    hint = "for every old task j: best accuracy over rows j..T-2 of column j, minus the final R[T-1, j]; then average"
+    name = tr("Exercise 9.2 (forgetting measure)")
+    hint = tr("for every old task j: best accuracy over rows j..T-2 of column j, minus the final R[T-1, j]; then average")
     if fn is not None:
         R = _MATRICES[1]
         try:
@@ -84,19 +85,19 @@ def check_forgetting(fn) -> bool:
             if math.isclose(value, -continual_metrics.backward_transfer(R), abs_tol=1e-6):
                 return check_true(
                     name, False, hint,
-                    failure="that is -BWT (you used the diagonal R[j, j]); the forgetting measure uses the BEST "
-                    "earlier accuracy of task j, which can be higher than R[j, j] after positive transfer",
+                    failure=tr("that is -BWT (you used the diagonal R[j, j]); the forgetting measure uses the BEST "
+                               "earlier accuracy of task j, which can be higher than R[j, j] after positive transfer"),
                 )
             T = R.shape[0]
             with_future = np.mean([R[: T - 1, j].max() - R[-1, j] for j in range(T - 1)])
             if math.isclose(value, with_future, abs_tol=1e-6):
                 return check_true(
                     name, False, hint,
-                    failure="your max also looks at rows before task j was learned (l < j); start at row j",
+                    failure=tr("your max also looks at rows before task j was learned (l < j); start at row j"),
                 )
     return check_function(
         name, fn, continual_metrics.forgetting, [(m,) for m in _MATRICES], rtol=1e-6, atol=1e-9, hint=hint,
-        success="forgetting >= -BWT always, with equality when no task ever improved after its own training",
+        success=tr("forgetting >= -BWT always, with equality when no task ever improved after its own training"),
     )
 
 
@@ -114,19 +115,19 @@ def _diagnose_prototypes(fn, cases) -> str | None:
         return None
     sorted_means = support_z.reshape(n, -1, support_z.shape[1]).mean(1)  # as if the support were sorted by label
     if torch.allclose(value, -torch.cdist(query_z, sorted_means) ** 2, rtol=1e-4, atol=1e-4):
-        return "you assumed the support is sorted by label (a reshape); select each class with support_y == k"
+        return tr("you assumed the support is sorted by label (a reshape); select each class with support_y == k")
     if torch.allclose(value, -(-right).sqrt(), rtol=1e-4, atol=1e-4):
-        return "that is minus the distance; ProtoNet's logit is minus the SQUARED distance"
+        return tr("that is minus the distance; ProtoNet's logit is minus the SQUARED distance")
     if torch.allclose(value, right.softmax(-1), rtol=1e-4, atol=1e-5):
-        return "those are probabilities (after a softmax); return the logits, the loss applies the softmax itself"
+        return tr("those are probabilities (after a softmax); return the logits, the loss applies the softmax itself")
     return None
 
 
 def check_prototype_logits(fn) -> bool:
     """Exercise 9.3: ``fn(support_z [S, D], support_y [S], query_z [Q, D]) -> logits [Q, N]``."""
-    name = "Exercise 9.3 (prototype head)"
-    hint = ("prototype c_k = mean of the embeddings of the support examples labelled k (labels come in any "
-            "order); logit[q, k] = minus the squared Euclidean distance between query q and c_k")
+    name = tr("Exercise 9.3 (prototype head)")
+    hint = tr("prototype c_k = mean of the embeddings of the support examples labelled k (labels come in any "
+              "order); logit[q, k] = minus the squared Euclidean distance between query q and c_k")
     g = torch.Generator().manual_seed(8)
     cases = []
     for n, k, q, d in [(3, 2, 4, 5), (5, 1, 3, 8), (4, 3, 6, 2)]:
@@ -137,23 +138,24 @@ def check_prototype_logits(fn) -> bool:
         return check_true(name, False, hint, failure=specific)
     return check_function(
         name, fn, continual.prototype_logits, cases, rtol=1e-4, atol=1e-5, hint=hint,
-        success="a prototype head is learned in one pass over the memory: nothing to forget",
+        success=tr("a prototype head is learned in one pass over the memory: nothing to forget"),
     )
 
 
 def check_first_task_drop(answer, matrix) -> bool:
     """Exercise 9.4: percentage points lost on the first task between R[0, 0] and R[T-1, 0]."""
-    name = "Exercise 9.4 (reading the matrix)"
-    hint = ("row i = after training on task i, column j = tested on task j: follow the first task down its "
-            "column, from the moment it was learned to the end; answer in percentage points")
+    name = tr("Exercise 9.4 (reading the matrix)")
+    hint = tr("row i = after training on task i, column j = tested on task j: follow the first task down its "
+              "column, from the moment it was learned to the end; answer in percentage points")
     if answer is None:
         return not_attempted(name, hint)
     R = continual_metrics.check_accuracy_matrix(matrix, min_tasks=2)
     expected = 100 * (R[0, 0] - R[-1, 0])
     value = float(answer)
     if abs(expected) > 1.0 and math.isclose(value, expected / 100, rel_tol=1e-2):
-        return check_true(name, False, hint, failure="that is a fraction; give percentage points (x 100)")
+        return check_true(name, False, hint, failure=tr("that is a fraction; give percentage points (x 100)"))
     transposed = 100 * (R[0, 0] - R[0, -1])
     if not math.isclose(expected, transposed, abs_tol=0.5) and math.isclose(value, transposed, abs_tol=0.5):
-        return check_true(name, False, hint, failure="you read a row instead of a column: R[0, -1] is task T-1 before it was learned")
+        return check_true(name, False, hint,
+                          failure=tr("you read a row instead of a column: R[0, -1] is task T-1 before it was learned"))
     return check_close(name, value, expected, rtol=0.0, atol=0.5, hint=hint)
