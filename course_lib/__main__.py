@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from course_lib import runtime
 from course_lib.data import fetch
+from course_lib.i18n import tr
 
 MIN_PYTHON = (3, 11)
 MIN_TORCH = (2, 1)
@@ -40,9 +41,20 @@ OPTIONAL_PACKAGES = [
     ("jupyterlab", "jupyterlab", "opening the notebooks", "lab"),
     ("nbval", "nbval", "testing the notebooks", "test"),
 ]
-INSTALL_HINT = "pip install -e '.[lab,test]' (or `make lab`, which also creates the virtual environment)"
 
 Check = tuple[bool, str, str]  # (ok, name, message)
+
+
+def _install_hint() -> str:
+    return tr("pip install -e '.[lab,test]' (or `make lab`, which also creates the virtual environment)")
+
+
+def _purpose(purpose: str) -> str:
+    """What a package is for, in the learner's language (an unknown purpose is shown as given)."""
+    return {"tensors and autograd": tr("tensors and autograd"), "arrays": tr("arrays"), "plots": tr("plots"),
+            "decoding Omniglot images": tr("decoding Omniglot images"), "progress bars": tr("progress bars"),
+            "interactive demos": tr("interactive demos"), "opening the notebooks": tr("opening the notebooks"),
+            "testing the notebooks": tr("testing the notebooks")}.get(purpose, purpose)
 
 
 def _version(distribution: str, module) -> str:
@@ -57,8 +69,9 @@ def check_python() -> list[Check]:
     if sys.version_info[:2] >= MIN_PYTHON:
         return [(True, "python", f"{version} ({sys.executable})")]
     need = ".".join(map(str, MIN_PYTHON))
-    return [(False, "python", f"{version} is too old; Python {need}+ is needed. Fix: install Python {need} "
-                              f"or newer and recreate the environment (`make lab PYTHON=python{need}`).")]
+    return [(False, "python", tr("{version} is too old; Python {need}+ is needed. Fix: install Python {need} "
+                                 "or newer and recreate the environment (`make lab PYTHON=python{need}`).",
+                                 version=version, need=need))]
 
 
 def check_packages() -> list[Check]:
@@ -67,17 +80,18 @@ def check_packages() -> list[Check]:
         try:
             module = importlib.import_module(module_name)
         except Exception as err:  # ImportError, or a broken install raising something else
-            results.append((False, module_name, f"cannot be imported ({type(err).__name__}: {err}); "
-                                                f"needed for "
-                                                f"{purpose}. Fix: {INSTALL_HINT}"))
+            results.append((False, module_name, tr("cannot be imported ({error}: {err}); needed for {purpose}. "
+                                                   "Fix: {install}", error=type(err).__name__, err=err,
+                                                   purpose=_purpose(purpose), install=_install_hint())))
         else:
             results.append((True, module_name, _version(dist, module)))
     for module_name, dist, purpose, extra in OPTIONAL_PACKAGES:
         try:
             module = importlib.import_module(module_name)
         except Exception:
-            results.append((True, module_name, f"not installed (optional, for {purpose}; "
-                                               f"pip install -e '.[{extra}]')"))
+            results.append((True, module_name, tr("not installed (optional, for {purpose}; "
+                                                  "pip install -e '.[{extra}]')", purpose=_purpose(purpose),
+                                                  extra=extra)))
         else:
             results.append((True, module_name, _version(dist, module)))
     return results
@@ -92,37 +106,38 @@ def check_torch() -> list[Check]:
     parts = tuple(int(p) for p in release.split(".")[:2] if p.isdigit())
     if parts < MIN_TORCH or not hasattr(torch, "func"):
         need = ".".join(map(str, MIN_TORCH))
-        return [(False, "torch version", f"{torch.__version__}: PyTorch {need}+ with torch.func is needed. "
-                                         f"Fix: {INSTALL_HINT}")]
-    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only build"
-    return [(True, "torch version", f"{torch.__version__} ({build})")]
+        return [(False, tr("torch version"), tr("{version}: PyTorch {need}+ with torch.func is needed. "
+                                                "Fix: {install}", version=torch.__version__, need=need,
+                                                install=_install_hint()))]
+    build = f"CUDA {torch.version.cuda}" if torch.version.cuda else tr("CPU-only build")
+    return [(True, tr("torch version"), f"{torch.__version__} ({build})")]
 
 
 def check_device() -> list[Check]:
     requested = os.environ.get("COURSE_DEVICE", "").strip()
-    label = f"COURSE_DEVICE={requested}" if requested else "automatic choice"
+    label = f"COURSE_DEVICE={requested}" if requested else tr("automatic choice")
     try:
         import torch
 
         device = runtime.get_device()
         value = torch.ones(4, device=device).sum().item()  # really run something there
         if value != 4.0:
-            raise RuntimeError(f"a sum of four ones gave {value} on {device}")
+            raise RuntimeError(tr("a sum of four ones gave {value} on {device}", value=value, device=device))
     except Exception as err:
         message = f"{label}: {err}"
-        if "unset course_device" not in message.lower():
-            message += (" Fix: unset COURSE_DEVICE (or set it to 'cpu') to use the CPU, or install a "
-                        "PyTorch build for that accelerator.")
-        return [(False, "device", message)]
+        if "unset course_device" not in message.lower() and tr("Unset COURSE_DEVICE") not in message:
+            message += tr(" Fix: unset COURSE_DEVICE (or set it to 'cpu') to use the CPU, or install a "
+                          "PyTorch build for that accelerator.")
+        return [(False, tr("device"), message)]
     name = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
-    return [(True, "device", f"{device}{name}, {label}")]
+    return [(True, tr("device"), f"{device}{name}, {label}")]
 
 
 def check_budget() -> list[Check]:
     try:
-        return [(True, "budget", f"{runtime.get_budget()} (COURSE_BUDGET)")]
+        return [(True, tr("budget"), f"{runtime.get_budget()} (COURSE_BUDGET)")]
     except ValueError as err:
-        return [(False, "budget", str(err))]
+        return [(False, tr("budget"), str(err))]
 
 
 def check_data() -> list[Check]:
@@ -130,30 +145,29 @@ def check_data() -> list[Check]:
     results: list[Check] = []
     writable = fetch.is_writable(folder)
     if os.environ.get("COURSE_DATA_DIR") and not folder.is_dir():
-        results.append((False, "data folder", f"COURSE_DATA_DIR={os.environ['COURSE_DATA_DIR']} does not "
-                                              "exist. Fix: correct the path, create the folder, or unset "
-                                              "COURSE_DATA_DIR to use the default."))
+        results.append((False, tr("data folder"), tr("COURSE_DATA_DIR={path} does not exist. Fix: correct the "
+                                                     "path, create the folder, or unset COURSE_DATA_DIR to use the "
+                                                     "default.", path=os.environ["COURSE_DATA_DIR"])))
     else:
-        kind = "writable" if writable else "read-only (an offline mirror: nothing can be downloaded into it)"
-        results.append((True, "data folder", f"{folder} ({kind})"))
+        kind = tr("writable") if writable else tr("read-only (an offline mirror: nothing can be downloaded into it)")
+        results.append((True, tr("data folder"), tr("{folder} ({kind})", folder=folder, kind=kind)))
     for row in fetch.file_status():
         name = row["key"]
         if row["status"] == "ok":
-            results.append((True, name, "present, md5 verified"))
+            results.append((True, name, tr("present, md5 verified")))
         elif row["status"] == "corrupt":
-            results.append((False, name, f"corrupt: md5 {row['actual_md5']}, expected {row['md5']}. "
-                                         f"Fix: {row['fix']}"))
+            results.append((False, name, tr("corrupt: md5 {actual}, expected {md5}. Fix: {fix}",
+                                            actual=row["actual_md5"], md5=row["md5"], fix=row["fix"])))
         elif row["optional"]:
-            results.append((True, name, "not present (large; needed only for the full Omniglot splits). "
-                                        f"Get it with: {row['fix']}"))
+            results.append((True, name, tr("not present (large; needed only for the full Omniglot splits). "
+                                           "Get it with: {fix}", fix=row["fix"])))
         elif writable:
-            results.append((True, name, "not downloaded yet; fetched on first use, or now with: "
-                                        f"{row['fix']}"))
+            results.append((True, name, tr("not downloaded yet; fetched on first use, or now with: {fix}",
+                                           fix=row["fix"])))
         else:
-            results.append((False, name, f"missing from the read-only data folder {folder}. Fix: add it to "
-                                         "the "
-                                         f"mirror ({row['url']}), or point COURSE_DATA_DIR at a writable "
-                                         f"folder and run `{row['fix']}`."))
+            results.append((False, name, tr("missing from the read-only data folder {folder}. Fix: add it to the "
+                                            "mirror ({url}), or point COURSE_DATA_DIR at a writable folder and "
+                                            "run `{fix}`.", folder=folder, url=row["url"], fix=row["fix"])))
     return results
 
 
@@ -164,11 +178,11 @@ def check_cache() -> list[Check]:
             handle.write(b"ok")
             handle.flush()
     except Exception as err:
-        target = os.environ.get("COURSE_CACHE_DIR") or "the default cache folder"
-        return [(False, "cache folder", f"{target} is not writable ({err}). Fix: set COURSE_CACHE_DIR to a "
-                                        "writable folder, e.g. "
-                                        "`export COURSE_CACHE_DIR=$HOME/.cache/course`.")]
-    return [(True, "cache folder", f"{folder} (writable)")]
+        target = os.environ.get("COURSE_CACHE_DIR") or tr("the default cache folder")
+        return [(False, tr("cache folder"), tr("{target} is not writable ({err}). Fix: set COURSE_CACHE_DIR to a "
+                                               "writable folder, e.g. `export COURSE_CACHE_DIR=$HOME/.cache/course`.",
+                                               target=target, err=err))]
+    return [(True, tr("cache folder"), tr("{folder} (writable)", folder=folder))]
 
 
 CHECKS: list[Callable[[], list[Check]]] = [
@@ -183,11 +197,11 @@ def doctor() -> int:
         try:
             results = check()
         except Exception as err:  # a check itself failing is a problem worth reporting, not a crash
-            results = [(False, check.__name__.removeprefix("check_"), f"the check failed: {err!r}")]
+            results = [(False, check.__name__.removeprefix("check_"), tr("the check failed: {err!r}", err=err))]
         for ok, name, message in results:
             problems += not ok
-            print(f"{'OK' if ok else 'PROBLEM':<8} {name:<48} {message}")
-    print(f"{problems} problem(s) found." if problems else "Everything looks fine.")
+            print(f"{tr('OK') if ok else tr('PROBLEM'):<8} {name:<48} {message}")
+    print(tr("{n} problem(s) found.", n=problems) if problems else tr("Everything looks fine."))
     return 1 if problems else 0
 
 

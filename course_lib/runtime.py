@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from course_lib.i18n import tr
+
 BUDGETS = ("smoke", "standard", "full")
 _HOME_CACHE = Path.home() / ".cache" / "meta-learning-hands-on"
 
@@ -33,10 +35,10 @@ def get_budget() -> str:
     """Return the compute budget named by ``COURSE_BUDGET`` (default ``standard``)."""
     value = os.environ.get("COURSE_BUDGET", "standard").strip().lower() or "standard"
     if value not in BUDGETS:
-        raise ValueError(
-            f"COURSE_BUDGET={value!r} is not a budget. Use one of {', '.join(BUDGETS)}, e.g. "
-            "`COURSE_BUDGET=smoke make lab` for a quick run, or unset it for the default 'standard'."
-        )
+        raise ValueError(tr(
+            "COURSE_BUDGET={value!r} is not a budget. Use one of {budgets}, e.g. "
+            "`COURSE_BUDGET=smoke make lab` for a quick run, or unset it for the default 'standard'.",
+            value=value, budgets=", ".join(BUDGETS)))
     return value
 
 
@@ -60,26 +62,25 @@ def get_device(name: str | None = None) -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError as err:
-        raise ValueError(
-            f"COURSE_DEVICE={requested!r} is not a device name. Use 'cpu', 'cuda', 'cuda:0' or 'mps'."
-        ) from err
+        raise ValueError(tr(
+            "COURSE_DEVICE={requested!r} is not a device name. Use 'cpu', 'cuda', 'cuda:0' or 'mps'.",
+            requested=requested)) from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"Device {requested!r} was requested but this PyTorch build sees no CUDA GPU "
-            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
-            "Unset COURSE_DEVICE to run on the CPU, or install a CUDA build of PyTorch."
-        )
+        raise RuntimeError(tr(
+            "Device {requested!r} was requested but this PyTorch build sees no CUDA GPU "
+            "(torch {torch}, CUDA build: {cuda}). "
+            "Unset COURSE_DEVICE to run on the CPU, or install a CUDA build of PyTorch.",
+            requested=requested, torch=torch.__version__, cuda=torch.version.cuda or "no"))
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise RuntimeError(
-            f"Device {requested!r} was requested but only {torch.cuda.device_count()} GPU(s) exist."
-        )
+        raise RuntimeError(tr(
+            "Device {requested!r} was requested but only {count} GPU(s) exist.",
+            requested=requested, count=torch.cuda.device_count()))
     if device.type == "mps" and not (
         getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     ):
-        raise RuntimeError(
-            f"Device {requested!r} was requested but Apple MPS is not available here. "
-            "Unset COURSE_DEVICE to run on the CPU."
-        )
+        raise RuntimeError(tr(
+            "Device {requested!r} was requested but Apple MPS is not available here. "
+            "Unset COURSE_DEVICE to run on the CPU.", requested=requested))
     return device
 
 
@@ -141,10 +142,9 @@ def configure_threads() -> int:
     value = os.environ.get("COURSE_THREADS", "").strip()
     if value:
         if not value.isdigit() or int(value) < 1:
-            raise ValueError(
-                f"COURSE_THREADS={value!r} is not a number of threads. Use a positive integer, e.g. "
-                "`COURSE_THREADS=2 make lab`, or unset it to use every core."
-            )
+            raise ValueError(tr(
+                "COURSE_THREADS={value!r} is not a number of threads. Use a positive integer, e.g. "
+                "`COURSE_THREADS=2 make lab`, or unset it to use every core.", value=value))
         torch.set_num_threads(int(value))
     elif "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(available_cores())
@@ -218,14 +218,16 @@ def banner(info: RuntimeInfo) -> str:
     accel = f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""
     cores = available_cores()
     if info.threads > 1:
-        hint = f" (fewer: COURSE_THREADS={info.threads // 2} make lab)"
+        hint = tr(" (fewer: COURSE_THREADS={n} make lab)", n=info.threads // 2)
     else:
-        hint = f" (more: COURSE_THREADS={cores} make lab)" if cores > 1 else ""
+        hint = tr(" (more: COURSE_THREADS={n} make lab)", n=cores) if cores > 1 else ""
     return (
-        f"course_lib | Python {platform.python_version()} | torch {torch.__version__} | "
-        f"device {dev}{accel} | budget {info.budget} | seed {info.seed}\n"
-        f"threads: torch uses {info.threads} of {cores} CPU cores{hint} | "
-        f"data: {shown_path(info.data_dir)}/"
+        tr("course_lib | Python {python} | torch {torch} | device {device}{accel} | budget {budget} | seed {seed}",
+           python=platform.python_version(), torch=torch.__version__, device=dev, accel=accel, budget=info.budget,
+           seed=info.seed)
+        + "\n"
+        + tr("threads: torch uses {threads} of {cores} CPU cores{hint} | data: {data}/", threads=info.threads,
+             cores=cores, hint=hint, data=shown_path(info.data_dir))
     )
 
 

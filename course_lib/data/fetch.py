@@ -31,6 +31,7 @@ from pathlib import Path
 
 from course_lib import runtime
 from course_lib.data.catalog import FILES, DataError, RemoteFile, fix_command, md5sum, mismatch
+from course_lib.i18n import tr
 
 __all__ = [
     "FILES",
@@ -81,12 +82,13 @@ def is_writable(folder: Path) -> bool:
 
 
 def _missing_message(spec: RemoteFile, path: Path, reason: str) -> str:
-    return (
-        f"Data file {spec.key} is missing ({reason}).\n"
-        f"  expected at: {path}\n"
-        f"  expected md5: {spec.md5}\n"
-        f"  fix: run `{fix_command(spec.key)}`, or download {spec.url} to that path by hand, "
-        "or set COURSE_DATA_DIR to a folder that already holds it."
+    return tr(
+        "Data file {key} is missing ({reason}).\n"
+        "  expected at: {path}\n"
+        "  expected md5: {md5}\n"
+        "  fix: run `{fix}`, or download {url} to that path by hand, "
+        "or set COURSE_DATA_DIR to a folder that already holds it.",
+        key=spec.key, reason=reason, path=path, md5=spec.md5, fix=fix_command(spec.key), url=spec.url,
     )
 
 
@@ -94,11 +96,13 @@ def _corrupt_message(spec: RemoteFile, path: Path, actual: str) -> str:
     size = path.stat().st_size if path.exists() else 0
     hint = ""
     if spec.size_hint and size < spec.size_hint and not spec.members:
-        hint = f" (it has {size:,} bytes, the complete file has {spec.size_hint:,}: truncated)"
+        hint = tr(" (it has {size:,} bytes, the complete file has {complete:,}: truncated)", size=size,
+                  complete=spec.size_hint)
     return (
-        f"Data file {spec.key} at {path} is corrupt{hint}.\n"
-        + (f"  found: {actual}\n" if spec.members else f"  expected md5: {spec.md5}\n  actual md5:   {actual}\n")
-        + f"  fix: run `{fix_command(spec.key)}` to replace it with a fresh copy of {spec.url}."
+        tr("Data file {key} at {path} is corrupt{hint}.\n", key=spec.key, path=path, hint=hint)
+        + (tr("  found: {actual}\n", actual=actual) if spec.members
+           else tr("  expected md5: {md5}\n  actual md5:   {actual}\n", md5=spec.md5, actual=actual))
+        + tr("  fix: run `{fix}` to replace it with a fresh copy of {url}.", fix=fix_command(spec.key), url=spec.url)
     )
 
 
@@ -154,15 +158,15 @@ def ensure_file(key: str, *, download: bool = True, retries: int = 4, timeout: f
             return path
         raise DataError(_corrupt_message(spec, path, actual))
     if not download:
-        raise DataError(_missing_message(spec, path, "downloads are switched off"))
+        raise DataError(_missing_message(spec, path, tr("downloads are switched off")))
     if not is_writable(path.parent):
         raise DataError(
             _missing_message(
                 spec, path,
-                f"the data folder {runtime.data_dir()} is read-only, e.g. an offline mirror, so it cannot "
-                "be downloaded there",
+                tr("the data folder {folder} is read-only, e.g. an offline mirror, so it cannot be downloaded there",
+                   folder=runtime.data_dir()),
             )
-            + "\n  (or point COURSE_DATA_DIR at a writable folder and run the command above)"
+            + tr("\n  (or point COURSE_DATA_DIR at a writable folder and run the command above)")
         )
     return download_file(key, retries=retries, timeout=timeout)
 
@@ -205,14 +209,16 @@ def _fetch_once(spec: RemoteFile, target: Path, timeout: float, progress: bool) 
             out.flush()
             os.fsync(out.fileno())
         if expected_len is not None and received != expected_len:
-            raise _TransferError(f"truncated download: got {received:,} of {expected_len:,} bytes")
+            raise _TransferError(tr("truncated download: got {received:,} of {expected:,} bytes", received=received,
+                                    expected=expected_len))
         if spec.members:  # copies of this zip differ in their bytes: check what is inside
             problem = mismatch(spec, tmp)
         else:
             actual = digest.hexdigest()
-            problem = None if actual == spec.md5 else f"expected md5 {spec.md5}, got {actual}"
+            problem = None if actual == spec.md5 else tr("expected md5 {md5}, got {actual}", md5=spec.md5, actual=actual)
         if problem:
-            raise _TransferError(f"mismatch after download: {problem} ({received:,} bytes)")
+            raise _TransferError(tr("mismatch after download: {problem} ({received:,} bytes)", problem=problem,
+                                    received=received))
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
         os.replace(tmp, target)
     finally:
@@ -237,28 +243,30 @@ def download_file(key: str, *, retries: int = 4, backoff: float = 1.0, timeout: 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise DataError(_missing_message(spec, target, f"cannot create {target.parent}: {err}")) from err
+        raise DataError(_missing_message(spec, target, tr("cannot create {folder}: {err}", folder=target.parent,
+                                                          err=err))) from err
     if not is_writable(target.parent):
-        raise DataError(_missing_message(spec, target, f"{target.parent} is read-only"))
+        raise DataError(_missing_message(spec, target, tr("{folder} is read-only", folder=target.parent)))
     failures: list[str] = []
     for attempt in range(retries + 1):
         try:
             _fetch_once(spec, target, timeout, progress)
             return target
         except urllib.error.HTTPError as err:
-            failures.append(f"attempt {attempt + 1}: HTTP {err.code} {err.reason}")
+            failures.append(tr("attempt {n}: HTTP {code} {reason}", n=attempt + 1, code=err.code, reason=err.reason))
             if 400 <= err.code < 500 and err.code != 429:
                 break
         except (_TransferError, urllib.error.URLError, http.client.HTTPException, ConnectionError,
                 TimeoutError) as err:
-            failures.append(f"attempt {attempt + 1}: {err}")
+            failures.append(tr("attempt {n}: {err}", n=attempt + 1, err=err))
         if attempt < retries:
             _sleep(backoff * 2**attempt)
     details = "\n    ".join(failures)
-    raise DataError(
-        f"Could not download data file {spec.key} from {spec.url}.\n"
-        f"    {details}\n"
-        f"  expected md5: {spec.md5}\n"
-        f"  fix: check the internet connection and run `{fix_command(spec.key)}` again, or download "
-        f"the URL by hand to {target} (or set COURSE_DATA_DIR to a folder that already holds it)."
-    )
+    raise DataError(tr(
+        "Could not download data file {key} from {url}.\n"
+        "    {details}\n"
+        "  expected md5: {md5}\n"
+        "  fix: check the internet connection and run `{fix}` again, or download "
+        "the URL by hand to {target} (or set COURSE_DATA_DIR to a folder that already holds it).",
+        key=spec.key, url=spec.url, details=details, md5=spec.md5, fix=fix_command(spec.key), target=target,
+    ))

@@ -23,24 +23,28 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
+from course_lib.i18n import tr
+
 __all__ = ["check_close", "check_function", "check_mapping", "check_shape", "check_true", "not_attempted"]
 
 
 def _say(symbol: str, name: str, text: str, hint: str | None = None) -> None:
-    message = f"{symbol} {name}: {text}"
+    message = tr("{symbol} {name}: {text}", symbol=symbol, name=name, text=text)
     if hint:
-        message += f"\n  Hint: {hint}"
+        message += tr("\n  Hint: {hint}", hint=hint)
     print(message)
 
 
 def not_attempted(name: str, hint: str | None = None) -> bool:
     """Print the "not attempted yet" message for exercise ``name`` and return False."""
-    _say("…", name, "not attempted yet (the answer is still None or the function still a stub). Fill in the cell above and run it again.", hint)
+    _say("…", name, tr("not attempted yet (the answer is still None or the function still a stub). "
+                       "Fill in the cell above and run it again."), hint)
     return False
 
 
 def _correct(name: str, success: str | None) -> bool:
-    print(f"✓ Correct! {name}" + (f" — {success}" if success else ""))
+    print(tr("✓ Correct! {name} — {success}", name=name, success=success) if success
+          else tr("✓ Correct! {name}", name=name))
     return True
 
 
@@ -61,49 +65,55 @@ def _fmt(t: torch.Tensor) -> str:
         return f"{t.item():.6g}"
     if t.numel() <= 6:
         return "[" + ", ".join(f"{v:.4g}" for v in t.flatten().tolist()) + "]"
-    return f"a tensor of shape {list(t.shape)}"
+    return tr("a tensor of shape {shape}", shape=list(t.shape))
 
 
-def _compare(value, expected, rtol: float, atol: float, what: str = "your answer") -> str | None:
+def _compare(value, expected, rtol: float, atol: float, what: str | None = None) -> str | None:
     """Describe how ``value`` differs from ``expected``; None when they match."""
+    what = tr("your answer") if what is None else what
     if isinstance(expected, (tuple, list)) and expected and not isinstance(expected[0], (int, float)):
         if not isinstance(value, (tuple, list)) or len(value) != len(expected):
-            got = f"a {type(value).__name__} of length {len(value)}" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
-            return f"{what} should be a sequence of {len(expected)} items, got {got}"
+            kind = type(value).__name__
+            got = (tr("a {kind} of length {n}", kind=kind, n=len(value)) if isinstance(value, (tuple, list))
+                   else tr("a {kind}", kind=kind))
+            return tr("{what} should be a sequence of {n} items, got {got}", what=what, n=len(expected), got=got)
         for i, (v, e) in enumerate(zip(value, expected)):
-            problem = _compare(v, e, rtol, atol, f"item {i} of {what}")
+            problem = _compare(v, e, rtol, atol, tr("item {i} of {what}", i=i, what=what))
             if problem:
                 return problem
         return None
     if value is None:
-        return f"{what} is None"
+        return tr("{what} is None", what=what)
     try:
         v = _as_tensor(value)
     except (TypeError, ValueError) as err:
-        return f"{what} should be a number or a tensor, got a {type(value).__name__} ({err})"
+        return tr("{what} should be a number or a tensor, got a {kind} ({err})", what=what,
+                  kind=type(value).__name__, err=err)
     e = _as_tensor(expected)
     if v.shape != e.shape:
         if v.numel() == e.numel() == 1:
             v = v.reshape(e.shape)
         else:
-            problem = f"{what} has shape {list(v.shape)} but should have shape {list(e.shape)}"
+            problem = tr("{what} has shape {got} but should have shape {want}", what=what, got=list(v.shape),
+                         want=list(e.shape))
             if v.numel() == e.numel():
                 if v.dim() == 2 and e.dim() == 2 and v.shape == e.shape[::-1]:
-                    problem += " (transposed?)"
+                    problem += tr(" (transposed?)")
                 else:
-                    problem += " (same number of elements: a missing reshape/squeeze/unsqueeze?)"
+                    problem += tr(" (same number of elements: a missing reshape/squeeze/unsqueeze?)")
             elif v.numel() == 1:
-                problem += " (a single number: did you reduce with sum()/mean() too early?)"
+                problem += tr(" (a single number: did you reduce with sum()/mean() too early?)")
             return problem
     if torch.isnan(v).any() and not torch.isnan(e).any():
-        return f"{what} contains NaN ({int(torch.isnan(v).sum())} of {v.numel()} values)"
+        return tr("{what} contains NaN ({k} of {n} values)", what=what, k=int(torch.isnan(v).sum()), n=v.numel())
     if torch.isinf(v).any() and not torch.isinf(e).any():
-        return f"{what} contains inf ({int(torch.isinf(v).sum())} of {v.numel()} values)"
+        return tr("{what} contains inf ({k} of {n} values)", what=what, k=int(torch.isinf(v).sum()), n=v.numel())
     close = torch.isclose(v, e, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
         return None
     if bool(torch.isclose(v, -e, rtol=rtol, atol=atol).all()):
-        return f"{what} has the opposite sign of the expected value (check a sign or the direction of a step)"
+        return tr("{what} has the opposite sign of the expected value (check a sign or the direction of a step)",
+                  what=what)
     nonzero = e.abs() > atol
     if bool(nonzero.any()):
         ratios = v[nonzero] / e[nonzero]
@@ -116,16 +126,17 @@ def _compare(value, expected, rtol: float, atol: float, what: str = "your answer
             and (v.numel() > 1 or simple)
             and bool(torch.isclose(v, r * e, rtol=rtol, atol=atol).all())
         ):
-            return f"{what} is {r:.4g} times the expected value (a missing or extra factor, e.g. a mean vs. a sum or a 1/2?)"
+            return tr("{what} is {r:.4g} times the expected value (a missing or extra factor, e.g. a mean vs. a "
+                      "sum or a 1/2?)", what=what, r=r)
     if v.numel() == 1:
-        return f"{what} is {_fmt(v)}, which is not within the tolerance (rtol={rtol:g}, atol={atol:g}) of the expected value"
+        return tr("{what} is {value}, which is not within the tolerance (rtol={rtol:g}, atol={atol:g}) of the "
+                  "expected value", what=what, value=_fmt(v), rtol=rtol, atol=atol)
     diff = (v - e).abs()
     worst = int(diff.flatten().argmax())
     index = tuple(int(i) for i in np.unravel_index(worst, tuple(v.shape)))
-    return (
-        f"{int((~close).sum())} of {v.numel()} values differ; the largest difference is {diff.max().item():.3g} "
-        f"at index {list(index)} (you have {v.flatten()[worst].item():.4g})"
-    )
+    return tr("{k} of {n} values differ; the largest difference is {diff:.3g} at index {index} (you have "
+              "{got:.4g})", k=int((~close).sum()), n=v.numel(), diff=diff.max().item(), index=list(index),
+              got=v.flatten()[worst].item())
 
 
 def check_close(
@@ -155,13 +166,14 @@ def check_shape(name: str, value, expected_shape: Sequence[int], hint: str | Non
         return not_attempted(name, hint)
     shape = getattr(value, "shape", None)
     if shape is None:
-        return _wrong(name, f"expected a tensor of shape {list(expected_shape)}, got a {type(value).__name__}", hint)
+        return _wrong(name, tr("expected a tensor of shape {want}, got a {kind}", want=list(expected_shape),
+                               kind=type(value).__name__), hint)
     if tuple(shape) != tuple(expected_shape):
-        problem = f"shape is {list(shape)} but should be {list(expected_shape)}"
+        problem = tr("shape is {got} but should be {want}", got=list(shape), want=list(expected_shape))
         if math.prod(shape) == math.prod(expected_shape):
-            problem += " (same number of elements: a missing reshape/squeeze/unsqueeze?)"
+            problem += tr(" (same number of elements: a missing reshape/squeeze/unsqueeze?)")
         return _wrong(name, problem, hint)
-    return _correct(name, success or f"shape {list(shape)}")
+    return _correct(name, success or tr("shape {shape}", shape=list(shape)))
 
 
 def check_true(
@@ -181,7 +193,7 @@ def check_true(
         return not_attempted(name, hint)
     if bool(condition):
         return _correct(name, success)
-    return _wrong(name, failure or "the condition that a correct answer satisfies does not hold", hint)
+    return _wrong(name, failure or tr("the condition that a correct answer satisfies does not hold"), hint)
 
 
 def check_function(
@@ -210,16 +222,17 @@ def check_function(
         except NotImplementedError:
             return not_attempted(name, hint)
         except Exception as err:  # report the learner's error instead of raising it in the check cell
-            return _wrong(name, f"calling it on test case {i} raised {type(err).__name__}: {err}", hint)
+            return _wrong(name, tr("calling it on test case {i} raised {error}: {err}", i=i,
+                                   error=type(err).__name__, err=err), hint)
         if value is None:
             if i == 0:
                 return not_attempted(name, hint)
-            return _wrong(name, f"it returned None on test case {i} (forgot a `return`?)", hint)
+            return _wrong(name, tr("it returned None on test case {i} (forgot a `return`?)", i=i), hint)
         expected = reference(*args)
-        problem = _compare(value, expected, rtol, atol, what="the result")
+        problem = _compare(value, expected, rtol, atol, what=tr("the result"))
         if problem is not None:
-            return _wrong(name, f"on test case {i} of {len(cases)}: {problem}", hint)
-    return _correct(name, success or f"all {len(cases)} test cases pass")
+            return _wrong(name, tr("on test case {i} of {n}: {problem}", i=i, n=len(cases), problem=problem), hint)
+    return _correct(name, success or tr("all {n} test cases pass", n=len(cases)))
 
 
 def _plain(text) -> str:
@@ -245,7 +258,7 @@ def check_mapping(
     for key, right in expected.items():
         given = answer.get(key)
         if given is None:
-            return _wrong(name, f"no answer given for {key!r}", hint)
+            return _wrong(name, tr("no answer given for {key!r}", key=key), hint)
         if _plain(given) != _plain(right):
             return _wrong(name, explain(key, given), hint)
     return _correct(name, success)

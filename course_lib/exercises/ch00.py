@@ -7,6 +7,7 @@ import math
 import torch
 
 from course_lib.exercises._core import check_close, check_true, not_attempted
+from course_lib.i18n import tr
 from course_lib.runtime import by_budget
 
 __all__ = ["check_identity_on_device", "check_budget_iterations", "check_episode_count"]
@@ -14,33 +15,38 @@ __all__ = ["check_identity_on_device", "check_budget_iterations", "check_episode
 
 def check_identity_on_device(answer, device: torch.device) -> bool:
     """Exercise 0.1: a 3x3 identity matrix on ``device``."""
-    name = "Exercise 0.1"
+    name = tr("Exercise {number}", number="0.1")
     hint = "torch.eye(3, device=info.device)"
     if answer is None:
         return not_attempted(name, hint)
     if not isinstance(answer, torch.Tensor):
-        return check_true(name, False, hint, failure=f"expected a torch.Tensor, got a {type(answer).__name__}")
+        return check_true(name, False, hint, failure=tr("expected a torch.Tensor, got a {kind}",
+                                                        kind=type(answer).__name__))
     if answer.device.type != torch.device(device).type:
-        return check_true(name, False, hint, failure=f"the tensor is on {answer.device}, but info.device is {device}")
-    return check_close(name, answer, torch.eye(3), hint=hint, success=f"a 3x3 identity on {answer.device}")
+        return check_true(name, False, hint, failure=tr("the tensor is on {got}, but info.device is {device}",
+                                                        got=answer.device, device=device))
+    return check_close(name, answer, torch.eye(3), hint=hint,
+                       success=tr("a 3x3 identity on {device}", device=answer.device))
 
 
 def check_budget_iterations(answer) -> bool:
     """Exercise 0.2: the value ``by_budget(100, 2_000, 60_000)`` takes under the current budget."""
     expected = by_budget(smoke=100, standard=2_000, full=60_000)
-    hint = "the banner's 'budget ...' tells which of the three numbers applies; by_budget(...) returns it"
+    name = tr("Exercise {number}", number="0.2")
+    hint = tr("the banner's 'budget ...' tells which of the three numbers applies; by_budget(...) returns it")
     if answer is not None and answer in (100, 2_000, 60_000) and answer != expected:
-        return check_true("Exercise 0.2", False, hint,
-                          failure=f"{answer} belongs to another budget than the current one")
-    return check_close("Exercise 0.2", answer, expected, rtol=0, atol=0, hint=hint)
+        return check_true(name, False, hint,
+                          failure=tr("{answer} belongs to another budget than the current one", answer=answer))
+    return check_close(name, answer, expected, rtol=0, atol=0, hint=hint)
 
 
 def check_episode_count(answer, num_classes: int, n_way: int) -> bool:
     """Exercise 0.3: the number of distinct class sets of size ``n_way`` out of ``num_classes``."""
     expected = math.comb(num_classes, n_way)
-    hint = "order does not matter: it is a binomial coefficient, math.comb(number_of_characters, 5)"
+    name = tr("Exercise {number}", number="0.3")
+    hint = tr("order does not matter: it is a binomial coefficient, math.comb(number_of_characters, 5)")
     if answer is not None and answer == math.perm(num_classes, n_way):
-        return check_true("Exercise 0.3", False, hint,
-                          failure="that counts ordered choices; a set of 5 characters has no order (divide by 5!)")
-    return check_close("Exercise 0.3", answer, expected, rtol=0, atol=0.5, hint=hint,
-                       success=f"{expected:,} distinct 5-way tasks")
+        return check_true(name, False, hint,
+                          failure=tr("that counts ordered choices; a set of 5 characters has no order (divide by 5!)"))
+    return check_close(name, answer, expected, rtol=0, atol=0.5, hint=hint,
+                       success=tr("{count:,} distinct 5-way tasks", count=expected))

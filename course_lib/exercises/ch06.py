@@ -20,25 +20,12 @@ from course_lib.exercises._core import check_close, check_true, not_attempted
 from course_lib.exercises.ch06_build import check_content_read, check_least_used, check_lrua_write
 from course_lib.i18n import tr
 
-__all__ = [
-    "check_first_instance_ceiling",
-    "check_least_used",
-    "check_lrua_write",
-    "check_content_read",
-    "CLAIM_STATEMENTS",
-    "check_family_claim",
-    "LinearLearner",
-    "WeightGenerator",
-    "sample_linear_task",
-    "buggy_meta_step",
-    "show_bug_symptoms",
-    "check_meta_step",
-]
+__all__ = ["check_first_instance_ceiling", "check_least_used", "check_lrua_write", "check_content_read",
+           "CLAIM_STATEMENTS", "check_family_claim", "LinearLearner", "WeightGenerator", "sample_linear_task",
+           "buggy_meta_step", "show_bug_symptoms", "check_meta_step"]
 
 
-# ---------------------------------------------------------------------------------------------
-# Exercise 6.1: how well can the first presentation of a class be answered?
-# ---------------------------------------------------------------------------------------------
+# Exercise 6.1: how well can the first presentation of a class be answered? ------------------------
 def first_instance_ceiling(n_way: int) -> float:
     """Expected accuracy on first presentations for a learner that knows which labels are used:
     the j-th new class (j = 1..N) is one of the N - j + 1 unused labels."""
@@ -66,9 +53,7 @@ def check_first_instance_ceiling(answer, n_way: int = 5) -> bool:
                                   "character recognition"))
 
 
-# ---------------------------------------------------------------------------------------------
-# Exercise 6.5: what is wrong with the claim "learner A (gradient steps) is model-based"?
-# ---------------------------------------------------------------------------------------------
+# Exercise 6.5: what is wrong with the claim "learner A (gradient steps) is model-based"? ----------
 # The statements are printed by the notebook, in the learner's language (COURSE_LANG when the module is imported).
 CLAIM_STATEMENTS = {
     1: tr("Nothing is wrong: A contains a neural network, and any learner built on one is model-based."),
@@ -145,9 +130,7 @@ def check_family_claim(answer) -> bool:
                                  "model-based learners adapt by a forward pass over the support set"))
 
 
-# ---------------------------------------------------------------------------------------------
-# Exercise 6.6: find the bug in a model-based meta-learner
-# ---------------------------------------------------------------------------------------------
+# Exercise 6.6: find the bug in a model-based meta-learner -----------------------------------------
 class LinearLearner(nn.Module):
     """The learner: a single linear unit ``y = w x + b`` (its weights come from outside)."""
 

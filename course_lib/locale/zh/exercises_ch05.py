@@ -1,4 +1,4 @@
-"""Chinese text of course_lib.exercises.ch05 (metric-based meta-learning): verdicts, problems and hints."""
+"""Chinese text of course_lib.exercises.ch05 and ch05_build (metric-based meta-learning): verdicts, problems and hints."""
 
 MESSAGES = {
     "the support examples built the prototypes, so classifying them measures nothing (with 1 shot "
