@@ -23,6 +23,8 @@ Usage::
     python tools/translations.py status            # every chapter: translated / stale / missing cells
     python tools/translations.py stub [CHAPTER]    # add todo entries for cells without a translation
     python tools/translations.py build             # write notebooks/zh/*.ipynb (refuses on problems)
+    python tools/translations.py mark CHAPTER CELL # after updating a stale cell's translation: record
+                                                   # the fingerprint of the English it now translates
 """
 
 from __future__ import annotations
@@ -206,6 +208,21 @@ def stub(chapter: Path, lang: str = "zh") -> int:
     return added
 
 
+def mark(chapter: Path, cell_ids: list[str], lang: str = "zh") -> None:
+    """Record that the translations of ``cell_ids`` now translate the current English text (their
+    ``en`` fingerprint becomes the English cell's). Raises ValueError for an unknown or todo cell."""
+    path = translation_path(chapter, lang)
+    entries = read_translations(path)
+    english = {c["id"]: _source(c) for c in load_notebook(chapter)["cells"] if c["cell_type"] == "markdown"}
+    for cell_id in cell_ids:
+        if cell_id not in entries or cell_id not in english:
+            raise ValueError(f"{chapter.stem}: no translated markdown cell {cell_id}")
+        if entries[cell_id].todo:
+            raise ValueError(f"{chapter.stem}: cell {cell_id} is still todo: translate it and remove ' · todo' first")
+        entries[cell_id].english_fp = fingerprint(english[cell_id])
+    write_translations(path, list(entries.values()))
+
+
 def _select(names: list[str]) -> list[Path]:
     chapters = english_chapters()
     if not names:
@@ -218,10 +235,18 @@ def _select(names: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["status", "stub", "build"])
-    parser.add_argument("chapters", nargs="*", help="chapter stems or number prefixes (default: all)")
+    parser.add_argument("command", choices=["status", "stub", "build", "mark"])
+    parser.add_argument("chapters", nargs="*", help="chapter stems or number prefixes (default: all); "
+                        "for mark: one chapter, then the cell ids")
     parser.add_argument("--lang", default="zh", choices=sorted(LANGUAGES))
     args = parser.parse_args(argv)
+    if args.command == "mark":
+        if len(args.chapters) < 2:
+            raise SystemExit("mark needs a chapter and at least one cell id")
+        chapter = _select(args.chapters[:1])[0]
+        mark(chapter, args.chapters[1:], args.lang)
+        print(f"{chapter.stem}: {len(args.chapters) - 1} cell(s) marked as translating the current English")
+        return 0
     chapters = _select(args.chapters)
     if args.command == "stub":
         for chapter in chapters:
