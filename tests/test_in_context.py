@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.algorithms.in_context import InContextTransformer, in_context_mask, prefix_loss, prefix_visibility
-from course_lib.experiments.beyond import k_shot_errors, least_squares_predict, linear_tasks, sinusoid_features
+from course_lib.data.linear_regression import linear_tasks
+from course_lib.experiments.beyond import k_shot_errors, least_squares_predict, sinusoid_features
 
 
 def _model(d=3, y=1, seed=0):

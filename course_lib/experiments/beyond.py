@@ -28,6 +28,7 @@ from course_lib.algorithms.in_context import InContextTransformer, prefix_loss
 from course_lib.baselines.embedding_heads import class_batch
 from course_lib.baselines.joint_pretraining import joint_training_step
 from course_lib.data.episodes import EpisodeSampler
+from course_lib.data.linear_regression import linear_tasks  # noqa: F401  (the chapter calls it as bx.linear_tasks)
 from course_lib.experiments.gbml import OMNIGLOT, Run
 from course_lib.experiments.metric_training import to_training_device
 from course_lib.nets import Conv4, params_of
@@ -157,17 +158,6 @@ def gbml_scorer(method: str, model: nn.Module, *, steps: int, inner_lr: float):
 # --------------------------------------------------------------------------------------------
 # in-context regression
 # --------------------------------------------------------------------------------------------
-def linear_tasks(n_tasks: int, n_points: int, dim: int, generator: torch.Generator | None = None,
-                 x_scale: float = 1.0) -> tuple[Tensor, Tensor]:
-    """Noiseless linear regression tasks ``y = w.x``: ``w ~ N(0, I_dim)``, ``x ~ N(0, x_scale^2 I_dim)``.
-
-    Returns ``x [n_tasks, n_points, dim]`` and ``y [n_tasks, n_points, 1]``.
-    """
-    x = x_scale * torch.randn(n_tasks, n_points, dim, generator=generator)
-    w = torch.randn(n_tasks, dim, 1, generator=generator)
-    return x, x @ w
-
-
 def least_squares_predict(context_x: Tensor, context_y: Tensor, query_x: Tensor, features=None) -> Tensor:
     """Least-squares predictions ``[T, m, 1]`` for ``query_x [T, m, d]`` from ``context_x [T, k, d]``, ``context_y [T, k, 1]``.
 
