@@ -203,3 +203,25 @@ def test_published_comparison_pairs_the_same_presentations(capsys):
     assert header.split()[-6:] == ["1st", "2nd", "3rd", "4th", "5th", "10th"]
     with pytest.raises(ValueError, match="10th"):
         compare_with_published({"MANN": {"mean": torch.ones(5), "ci": torch.zeros(5)}})
+
+
+def test_chapter_recipe_is_reproducible_from_its_seed_and_records_the_gradient_norm(tmp_path):
+    """make_sequence_learner + train_sequence_learner: the same seed gives the same run; another seed
+    another one; every step records the gradient norm before clipping."""
+    from course_lib.experiments.label_delay import make_sequence_learner, train_sequence_learner
+
+    torch.set_num_threads(1)
+    images = torch.rand(8, 10, 28, 28, generator=torch.Generator().manual_seed(0))
+
+    def run(kind, seed):
+        model = make_sequence_learner(kind, seed=seed)
+        history = train_sequence_learner(model, images, 3, batch_size=2, seed=seed, progress=False)
+        return model, history
+
+    first, again, other = run("mann", 0), run("mann", 0), run("mann", 1)
+    assert first[1]["loss"] == again[1]["loss"] and first[1]["loss"] != other[1]["loss"]
+    assert all(g > 0 for g in first[1]["grad_norm"])
+    lstm, history = run("lstm", 0)
+    assert lstm.n_way == 5 and len(history["loss"]) == 3
+    with pytest.raises(ValueError, match="kind must be 'mann' or 'lstm'"):
+        make_sequence_learner("gru")

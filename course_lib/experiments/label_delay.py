@@ -12,9 +12,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course_lib.algorithms.mann import MemoryTrace
-from course_lib.data.label_delay import SequenceBatch
+from course_lib.algorithms.mann import MANN, MemoryTrace
+from course_lib.algorithms.sequence_learner import LSTMLearner
+from course_lib.data.label_delay import LabelDelaySampler, SequenceBatch
 from course_lib.metrics import t_quantile
+from course_lib.training import train_loop
 
 
 def per_instance_accuracy(logits: torch.Tensor, labels: torch.Tensor, instance: torch.Tensor,
@@ -49,17 +51,48 @@ def sequence_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Seq
     """One training step of a sequence learner (MANN, LSTM) on a batch of episodes.
 
     ``model(inputs, prev_labels [B, T, N]) -> logits [B, T, N]``; the loss is :func:`sequence_loss`,
-    gradients are clipped to ``max_grad_norm``. Returns the loss and the training accuracy on the
-    1st, 2nd, 3rd, ... presentation (``acc_1``, ``acc_2``, ...; NaN where a batch has none).
+    gradients are clipped to ``max_grad_norm``. Returns the loss, the gradient norm before clipping
+    (``grad_norm``) and the training accuracy on the 1st, 2nd, 3rd, ... presentation (``acc_1``,
+    ``acc_2``, ...; NaN where a batch has none).
     """
     logits = model(batch.inputs, batch.prev_labels)
     loss = sequence_loss(logits, batch.labels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
     acc = per_instance_accuracy(logits.detach(), batch.labels, batch.instance)
-    return {"loss": loss.item(), **{f"acc_{i + 1}": float(a) for i, a in enumerate(acc)}}
+    return {"loss": loss.item(), "grad_norm": float(grad_norm), **{f"acc_{i + 1}": float(a) for i, a in enumerate(acc)}}
+
+
+def make_sequence_learner(kind: str, n_way: int = 5, seed: int = 0) -> nn.Module:
+    """Chapter 06's learners on 20x20 downsampled images, initialised from ``seed``: ``"mann"`` (a
+    128-unit controller, 64 x 32 memory, 4 heads) or ``"lstm"`` (200 units)."""
+    torch.manual_seed(seed)
+    if kind == "mann":
+        return MANN(input_size=400, n_way=n_way, controller_size=128, memory_slots=64, memory_width=32,
+                    num_reads=4, gamma=0.95, encoder=DownsampleFlatten(20))
+    if kind == "lstm":
+        return LSTMLearner(input_size=400, n_way=n_way, hidden_size=200, encoder=DownsampleFlatten(20))
+    raise ValueError(f"kind must be 'mann' or 'lstm', got {kind!r}")
+
+
+def train_sequence_learner(model: nn.Module, images: torch.Tensor, steps: int, *, batch_size: int = 16,
+                           instances: int = 10, seed: int = 0, lr: float = 1e-2, max_grad_norm: float = 10.0,
+                           device=None, checkpoint_path=None, desc: str = "train", **loop_kwargs):
+    """Chapter 06's recipe: Adam at a constant ``lr`` on batches of ``batch_size`` augmented
+    label-delayed episodes (``model.n_way`` classes x ``instances`` drawings) of ``images [C, M, H, W]``,
+    drawn by a sampler seeded with ``seed``, gradients clipped to ``max_grad_norm``.
+
+    Runs :func:`course_lib.training.train_loop` (checkpointed at ``checkpoint_path``; other keyword
+    arguments, e.g. ``eval_fn`` or ``progress``, go to it) and returns its History.
+    """
+    sampler = LabelDelaySampler(images, model.n_way, instances, seed=seed, augment=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    step_fn = lambda step: sequence_step(model, optimizer, sampler.sample_batch(batch_size).to(device or "cpu"),  # noqa: E731
+                                         max_grad_norm=max_grad_norm)
+    state = {"model": model, "optimizer": optimizer, "sampler": sampler.generator}
+    return train_loop(step_fn, steps, state=state, checkpoint_path=checkpoint_path, desc=desc, **loop_kwargs)
 
 
 class DownsampleFlatten(nn.Module):
