@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,3 +81,16 @@ def test_links_to_chapters_point_to_the_chinese_notebooks():
     text = "[02](https://colab.research.google.com/github/o/r/blob/main/notebooks/02_maml.ipynb) and GLOSSARY.md"
     assert tl._localise_links(text, "zh") == \
         "[02](https://colab.research.google.com/github/o/r/blob/main/notebooks/zh/02_maml.ipynb) and GLOSSARY.md"
+
+
+def test_make_lab_opens_the_chinese_course_when_course_lang_is_zh():
+    if not shutil.which("make"):
+        pytest.skip("needs make")
+    built = [".venv/.installed-stamp", ".venv/share/jupyter/kernels/meta-learning-hands-on-zh/kernel.json",
+             ".venv/share/jupyter/lab/settings/overrides.d/meta-learning-hands-on.json"]
+    base = ["make", "-n", *(f"--old-file={path}" for path in built), "lab"]  # print the command, run nothing
+    chinese = subprocess.run(base + ["COURSE_LANG=zh"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    english = subprocess.run(base, cwd=ROOT, capture_output=True, text=True, check=True,
+                             env={k: v for k, v in os.environ.items() if k != "COURSE_LANG"}).stdout
+    assert "default_url=/lab/tree/notebooks/zh/00_start_here.ipynb" in chinese
+    assert "default_url=/lab/tree/notebooks/00_start_here.ipynb" in english
