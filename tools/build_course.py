@@ -5,7 +5,8 @@ Usage: ``python tools/build_course.py [--budget standard] [--only 02_maml] [--la
 ``notebooks/NN_*.ipynb``, in the order of their numbers; the Chinese edition's are
 ``notebooks/zh/NN_*.ipynb``, executed with ``COURSE_LANG=zh``. Executed notebooks go to
 ``build/executed/``, HTML pages to ``build/`` (Chinese: ``build/zh/``), with ``index.html`` as the
-table of contents of each language and a link on every page to the same page in the other language. The site reads offline: MathJax is copied into
+table of contents of each language and a link on every page to the same page in the other language.
+The site reads offline: MathJax is copied into
 ``build/mathjax/``, widgets become static snapshots, progress bars their final line, and outputs
 show paths relative to the course folders. A chapter that fails is still rendered (with its error)
 and listed as failed; the exit code is 1 if any failed.
@@ -169,8 +170,6 @@ def build(notebooks: list[Path], budget: str | None, timeout: int, root: Path, l
     out = root / words["sub"]
     (out / "executed").mkdir(parents=True, exist_ok=True)
     mathjax_url = ("../" if words["sub"] else "") + course_html.copy_mathjax(root)
-    previous_lang = os.environ.get("COURSE_LANG")
-    os.environ["COURSE_LANG"] = lang  # the kernels inherit it: hints and messages in the page's language
     sources = [nbformat.read(path, as_version=4) for path in notebooks]
     titles = [chapter_title(path.stem, _heading(nb)) for path, nb in zip(notebooks, sources)]
     links = [{"href": f"{path.stem}.html", "title": title} for path, title in zip(notebooks, titles)]
@@ -180,28 +179,32 @@ def build(notebooks: list[Path], budget: str | None, timeout: int, root: Path, l
     aliases = sorted([*path_aliases(), (Path(tempfile.gettempdir()).resolve(), "$TMPDIR")],
                      key=lambda pair: len(str(pair[0])), reverse=True)
     budget_used = os.environ.get("COURSE_BUDGET", "standard")
-    for i, (path, nb) in enumerate(zip(notebooks, sources)):
-        print(f"executing {path.name} ...", flush=True)
-        start = time.perf_counter()
-        status = execute(nb, path, timeout)
-        seconds = time.perf_counter() - start
-        failures += status != "ok"
-        course_html.clean_streams(nb)
-        course_html.scrub_paths(nb, aliases)
-        nbformat.write(nb, out / "executed" / path.name)
-        start = time.perf_counter()
-        nav = {"prev": links[i - 1] if i else None, "next": links[i + 1] if i + 1 < len(links) else None,
-               "switch": other_language_page(path, lang), "words": words}
-        (out / f"{path.stem}.html").write_text(render(nb, titles[i], nav, mathjax_url), encoding="utf-8")
-        render_seconds = time.perf_counter() - start
-        rows.append((path.stem, titles[i], status, seconds))
-        timings[path.stem] = {"status": status, "seconds": round(seconds, 1), "render_seconds": round(render_seconds, 1),
-                              "budget": budget_used, "title": titles[i]}
-        print(f"  {status} in {seconds:.0f} s (+ {render_seconds:.1f} s to render)", flush=True)
-    if previous_lang is None:
-        os.environ.pop("COURSE_LANG")
-    else:
-        os.environ["COURSE_LANG"] = previous_lang
+    previous_lang = os.environ.get("COURSE_LANG")
+    os.environ["COURSE_LANG"] = lang  # the kernels inherit it: hints and messages in the page's language
+    try:
+        for i, (path, nb) in enumerate(zip(notebooks, sources)):
+            print(f"executing {path.name} ...", flush=True)
+            start = time.perf_counter()
+            status = execute(nb, path, timeout)
+            seconds = time.perf_counter() - start
+            failures += status != "ok"
+            course_html.clean_streams(nb)
+            course_html.scrub_paths(nb, aliases)
+            nbformat.write(nb, out / "executed" / path.name)
+            start = time.perf_counter()
+            nav = {"prev": links[i - 1] if i else None, "next": links[i + 1] if i + 1 < len(links) else None,
+                   "switch": other_language_page(path, lang), "words": words}
+            (out / f"{path.stem}.html").write_text(render(nb, titles[i], nav, mathjax_url), encoding="utf-8")
+            render_seconds = time.perf_counter() - start
+            rows.append((path.stem, titles[i], status, seconds))
+            timings[path.stem] = {"status": status, "seconds": round(seconds, 1), "render_seconds": round(render_seconds, 1),
+                                  "budget": budget_used, "title": titles[i]}
+            print(f"  {status} in {seconds:.0f} s (+ {render_seconds:.1f} s to render)", flush=True)
+    finally:
+        if previous_lang is None:
+            os.environ.pop("COURSE_LANG", None)
+        else:
+            os.environ["COURSE_LANG"] = previous_lang
     other = "zh" if lang == "en" else "en"
     index_switch = {"href": "zh/index.html" if lang == "en" else "../index.html",
                     "label": LANGUAGES[other]["name"], "lang": LANGUAGES[other]["html_lang"]}
