@@ -225,3 +225,91 @@ def test_chapter_recipe_is_reproducible_from_its_seed_and_records_the_gradient_n
     assert lstm.n_way == 5 and len(history["loss"]) == 3
     with pytest.raises(ValueError, match="kind must be 'mann' or 'lstm'"):
         make_sequence_learner("gru")
+
+
+def test_key_strength_and_write_gate_start_at_their_initial_values_and_reject_unreachable_ones():
+    """beta = 1 + softplus(bias) at initialisation, whatever the controller's state contributes through
+    the weights (zero state: exactly the bias)."""
+    import torch.nn.functional as F
+
+    model = MANN(4, 2, controller_size=8, memory_slots=6, memory_width=3, num_reads=2, initial_strength=10.0)
+    r, w = model.num_reads, model.memory_width
+    beta = 1.0 + F.softplus(model.heads.bias[r * w + r:])
+    assert torch.allclose(beta, torch.full((r,), 10.0))
+    with pytest.raises(ValueError, match="initial_strength must be > 1"):
+        MANN(4, 2, initial_strength=1.0)
+    MANN(4, 2, key_strength=False, initial_strength=1.0)  # ignored without a learned strength
+    gate = torch.sigmoid(model.heads.bias[r * w: r * w + r])
+    assert torch.allclose(gate, torch.full((r,), 0.1))
+    with pytest.raises(ValueError, match="initial_gate"):
+        MANN(4, 2, initial_gate=1.0)
+
+
+def _tiny_images():
+    return torch.rand(8, 10, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+def test_runs_in_worker_processes_equal_the_same_runs_in_this_process(tmp_path):
+    """train_over_seeds with 2 one-thread processes gives, run by run, exactly the parameters and losses of
+    the same runs made one after the other here on one thread; checkpoints make a second call a reload."""
+    from course_lib.experiments.sequence_seeds import train_over_seeds
+
+    torch.set_num_threads(1)
+    recipe = {"batch_size": 2, "instances": 3}
+    here = train_over_seeds(("mann", "lstm"), (0, 1), _tiny_images(), 3, workers=1, **recipe)
+    names = lambda kind, seed: tmp_path / f"{kind}_{seed}.pt"  # noqa: E731
+    there = train_over_seeds(("mann", "lstm"), (0, 1), _tiny_images(), 3, workers=2, checkpoint_name=names, **recipe)
+    assert sorted(there) == [("lstm", 0), ("lstm", 1), ("mann", 0), ("mann", 1)]
+    for key, (model, history) in here.items():
+        other_model, other_history = there[key]
+        assert history["loss"] == other_history["loss"]
+        for a, b in zip(model.state_dict().values(), other_model.state_dict().values()):
+            assert torch.equal(a, b)
+    assert here["mann", 0][1]["loss"] != here["mann", 1][1]["loss"]
+    assert all(names(k, s).exists() for k, s in there)
+    again = train_over_seeds(("mann",), (1,), _tiny_images(), 3, workers=1, checkpoint_name=names, **recipe)
+    assert again["mann", 1][1]["loss"] == there["mann", 1][1]["loss"]
+
+
+def test_an_interrupted_run_keeps_its_checkpoint_and_raises_instead_of_returning_half_a_model(tmp_path):
+    from course_lib.experiments.sequence_seeds import train_one_seed
+
+    calls = []
+
+    def report(done):
+        calls.append(done)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    path = tmp_path / "mann.pt"
+    with pytest.raises(KeyboardInterrupt, match="mann seed 0 interrupted"):
+        train_one_seed("mann", 0, _tiny_images(), 5, batch_size=2, instances=3, checkpoint_path=path, report=report)
+    assert path.exists() and calls == [0, 1, 2]
+    state, history = train_one_seed("mann", 0, _tiny_images(), 5, batch_size=2, instances=3, checkpoint_path=path)
+    full_state, full_history = train_one_seed("mann", 0, _tiny_images(), 5, batch_size=2, instances=3)
+    assert history["records"]["loss"] == full_history["records"]["loss"]
+    assert all(torch.equal(state[k], full_state[k]) for k in state)
+
+
+def test_run_in_processes_rejects_empty_jobs_and_bad_worker_counts():
+    from course_lib.experiments.parallel_runs import run_in_processes
+
+    with pytest.raises(ValueError, match="jobs is empty"):
+        run_in_processes(print, [], total_steps=0)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run_in_processes(print, [{}], total_steps=0, workers=0)
+
+
+def test_over_seeds_gives_the_mean_and_the_student_t_interval_over_runs():
+    from course_lib.experiments.sequence_seeds import over_seeds
+    from course_lib.metrics import mean_ci
+
+    runs = [{"mean": torch.tensor([0.3, 0.5 + d]), "ci": torch.zeros(2), "loss": torch.tensor(1.0 + d)}
+            for d in (0.0, 0.1, 0.3)]
+    combined = over_seeds(runs)
+    mean, half = mean_ci([0.5, 0.6, 0.8])
+    assert combined["mean"][1].item() == pytest.approx(mean) and combined["ci"][1].item() == pytest.approx(half)
+    assert combined["ci"][0].item() == 0.0 and combined["per_seed"].shape == (3, 2)
+    assert combined["loss"].item() == pytest.approx(1 + 0.4 / 3)
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        over_seeds(runs[:1])

@@ -11,8 +11,8 @@ One step of the model, for a batch of ``B`` episodes, ``R`` read heads, ``S`` me
     controller:   h_t, c_t = LSTM([x_t, y_{t-1}, r_{t-1}], (h_{t-1}, c_{t-1}))
     key, gate:    k_t = tanh(W_k h_t)  [B,R,W],   alpha_t = W_a h_t  [B,R]
     content read: K(k, M(i)) = k . M(i) / (||k|| ||M(i)||)                          (cosine)
-                  w^r_t(i) = softmax_i( beta * K(k_t, M_t(i)) )
-                  r_t = sum_i w^r_t(i) M_t(i)
+                  w^r_t(i) = softmax_i( beta * K(k_t, M_{t-1}(i)) )
+                  r_t = sum_i w^r_t(i) M_{t-1}(i)
     LRUA write:   w^w_t = sigma(alpha_t) w^r_{t-1} + (1 - sigma(alpha_t)) w^lu_{t-1}
                   M_t(i) = M_{t-1}(i) + w^w_t(i) k_t
                   (the single least-used slot is zeroed just before the write)
@@ -27,10 +27,27 @@ The interpolation gate ``sigma(alpha)`` chooses between *updating the slot that 
 Deviation from the paper, stated openly: the paper's softmax is over raw cosine similarities, which
 live in [-1, 1], so read weights over 128 slots can never become sharp. Like the NTM, we multiply
 the similarity by a learned key strength ``beta_t = 1 + softplus(W_b h_t)``; ``key_strength=False``
-recovers the paper exactly. Sharp reads make training far faster on a CPU budget.
+with ``read_first=False`` (below) recovers the paper's equations. Sharp reads make training far
+faster on a CPU budget.
+
+Order within a step: we read the memory *before* this step's write (``M_{t-1}`` above). The paper's
+equations index the read with ``M_t``; its patent application (Santoro et al., US 2017/0228637 A1)
+lists the read before the write. The same key ``k_t`` is written and read, so a read after the write
+finds ``k_t`` itself in the slots just written (cosine close to 1) and returns mostly what the
+controller already knows. ``read_first=False`` reads after the write.
+
+Initialisation, also ours. The key strength starts at ``initial_strength`` (10) rather than at
+``1 + softplus(0) = 1.7``, with which a softmax over 64 slots is near uniform whatever the keys: at
+10, a cosine difference of 0.1 already changes two slots' read weights by a factor ``e``. The write
+gate starts at ``sigma(alpha) = initial_gate`` (0.1) rather than 0.5, so writes go mostly to fresh
+slots and different images start in different slots; from 0.5, half of every write is smeared over
+the slots read last (with soft reads, most of the memory) and the slots grow alike. Both shorten
+the label-bookkeeping plateau (README, "Chapter 06's MANN over seeds and threads").
 """
 
 from __future__ import annotations
+
+import math
 
 from dataclasses import dataclass
 
@@ -141,6 +158,11 @@ class MANN(nn.Module):
         ``None`` means the forward receives feature vectors ``[B, T, input_size]`` directly.
     key_strength: learn a softmax sharpness ``beta`` per head (see module docstring); without it
         the read receives ``beta = 1``.
+    initial_strength: the value of ``beta`` at initialisation (> 1; see module docstring); ignored
+        without ``key_strength``.
+    read_first: read ``M_{t-1}`` before this step's write (default), or, with False, ``M_t`` after it
+        as in the paper (see module docstring).
+    initial_gate: the write gate ``sigma(alpha)`` at initialisation, in (0, 1) (see module docstring).
     read_fn, write_fn: the memory addressing, swappable (to run your own version inside the model):
         ``read_fn(keys, memory, strength) -> (w^r, r)`` as :func:`content_read` (the default) and
         ``write_fn(gate_logit, prev_read, prev_usage) -> w^w`` as :func:`lrua_write` (the default).
@@ -149,18 +171,24 @@ class MANN(nn.Module):
     def __init__(self, input_size: int, n_way: int, controller_size: int = 200,
                  memory_slots: int = 128, memory_width: int = 40, num_reads: int = 4,
                  gamma: float = 0.95, encoder: nn.Module | None = None, key_strength: bool = True,
+                 initial_strength: float = 10.0, read_first: bool = True, initial_gate: float = 0.1,
                  read_fn=None, write_fn=None):
         super().__init__()
         if num_reads > memory_slots:
             raise ValueError(f"num_reads={num_reads} cannot exceed memory_slots={memory_slots}")
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma is a decay factor in [0, 1], got {gamma}")
+        if not 0.0 < initial_gate < 1.0:
+            raise ValueError(f"initial_gate is a sigmoid's value, in (0, 1) exclusive, got {initial_gate}")
+        if key_strength and not initial_strength > 1.0:
+            raise ValueError(f"initial_strength must be > 1 (beta = 1 + softplus(...)), got {initial_strength}")
         self.input_size, self.n_way = input_size, n_way
         self.controller_size = controller_size
         self.memory_slots, self.memory_width, self.num_reads = memory_slots, memory_width, num_reads
         self.gamma = gamma
         self.encoder = encoder
         self.key_strength = key_strength
+        self.read_first = read_first
         self.read_fn = read_fn or content_read
         self.write_fn = write_fn or lrua_write
         # The LSTM controller, written out: the part of the gates that depends on the inputs
@@ -174,6 +202,10 @@ class MANN(nn.Module):
         self.output = nn.Linear(controller_size + num_reads * memory_width, n_way)
         with torch.no_grad():  # forget-gate bias 1 (Gers et al. 2000): remember by default
             self.controller_in.bias[controller_size:2 * controller_size].fill_(1.0)
+            gates = slice(num_reads * memory_width, num_reads * memory_width + num_reads)
+            self.heads.bias[gates].fill_(math.log(initial_gate / (1.0 - initial_gate)))  # sigmoid(b) = initial_gate
+            if key_strength:  # 1 + softplus(b) = initial_strength
+                self.heads.bias[num_reads * memory_width + num_reads:].fill_(math.log(math.expm1(initial_strength - 1.0)))
 
     def _features(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.encoder is None:
@@ -220,13 +252,15 @@ class MANN(nn.Module):
         gate_logit = head[:, r * w: r * w + r]                            # alpha_t  [B, R]
         beta = head[:, r * w + r:]
         strength = 1.0 + F.softplus(beta) if self.key_strength else torch.ones_like(beta)  # [B, R]
+        if self.read_first:  # content-based read from the memory before this step's write
+            read_w, reads = self.read_fn(keys, state["memory"], strength)     # [B, R, S], [B, R, W]
         # LRUA write, using the read weights and usage of the previous step
         prev_usage = state["usage"]
         write_w = self.write_fn(gate_logit, state["read_weights"], prev_usage)  # w^w_t    [B, R, S]
         erase = 1.0 - least_used(prev_usage, 1)                           # zero the LU slot
         memory = state["memory"] * erase.unsqueeze(-1) + torch.einsum("brs,brw->bsw", write_w, keys)
-        # content-based read from the updated memory
-        read_w, reads = self.read_fn(keys, memory, strength)              # [B, R, S], [B, R, W]
+        if not self.read_first:  # the paper's order: read the memory this step has just written
+            read_w, reads = self.read_fn(keys, memory, strength)
         reads = reads.reshape(b, r * w)                                   # r_t      [B, R*W]
         usage = update_usage(prev_usage, read_w, write_w, self.gamma)     # usage (no gradient)
         logits = self.output(torch.cat([h, reads], dim=-1))

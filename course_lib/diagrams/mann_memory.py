@@ -1,6 +1,6 @@
 """One time step of the MANN's memory (Santoro et al. 2016): the content-based read and the LRUA write.
 
-Top row, the read: the controller's key is compared with every memory row by cosine similarity,
+Top row, the read (first, from the memory before this step's write): the controller's key is compared with every memory row by cosine similarity,
 sharpened by the key strength and normalised by a softmax into read weights, which average the rows
 into the read vector. Bottom row, the write: a sigmoid gate mixes the previous read weights (update
 the slot just used) with the least-used weights (a fresh slot); usage then decays and accumulates
@@ -76,18 +76,19 @@ def draw_mann_memory() -> Figure:
     rows = _memory(ax, 8.6, 4.4)
 
     # read path (top row)
-    ax.text(0.2, 8.9, "READ (content-based addressing)", fontsize=11, weight="bold", color="#2a5d8f")
+    ax.text(0.2, 8.9, "1. READ (content-based addressing), before this step's write", fontsize=11, weight="bold",
+            color="#2a5d8f")
     _box(ax, 5.0, 7.6, "cosine similarity\n"
-         "$K(k_t, M_t(i)) = \\frac{k_t \\cdot M_t(i)}{\\|k_t\\|\\,\\|M_t(i)\\|}$\n"
+         "$K(k_t, M_{t-1}(i)) = \\frac{k_t \\cdot M_{t-1}(i)}{\\|k_t\\|\\,\\|M_{t-1}(i)\\|}$\n"
          "with each memory row $i$", _READ, width=3.1, height=1.5)
-    _box(ax, 8.6, 7.6, "softmax over the slots\n$w^r_t(i) \\propto \\exp(\\beta_t\\, K(k_t, M_t(i)))$",
+    _box(ax, 8.6, 7.6, "softmax over the slots\n$w^r_t(i) \\propto \\exp(\\beta_t\\, K(k_t, M_{t-1}(i)))$",
          _READ, width=3.1)
     sims = np.array([0.1, 0.9, -0.2, 0.3, 0.0, 0.2])
     read_w = np.exp(4 * sims) / np.exp(4 * sims).sum()
     _weights(ax, 11.7, 7.75, read_w / read_w.max(), "read weights $w^r_t$", "#6fa8dc")
-    _box(ax, 14.9, 7.6, "read vector\n$r_t = \\sum_i w^r_t(i)\\, M_t(i)$", _READ, width=2.9)
+    _box(ax, 14.9, 7.6, "read vector\n$r_t = \\sum_i w^r_t(i)\\, M_{t-1}(i)$", _READ, width=2.9)
     _arrow(ax, (4.7, 5.25), (4.9, 6.85), "$k_t$")
-    _arrow(ax, (7.75, rows[0] + 0.25), (6.3, 6.85), "rows $M_t(i)$")
+    _arrow(ax, (7.75, rows[0] + 0.25), (6.3, 6.85), "rows $M_{t-1}(i)$")
     _arrow(ax, (6.55, 7.6), (7.05, 7.6))
     _arrow(ax, (10.15, 7.6), (10.75, 7.6))
     _arrow(ax, (12.65, 7.6), (13.45, 7.6))
@@ -96,7 +97,7 @@ def draw_mann_memory() -> Figure:
     _arrow(ax, (14.9, 7.0), (14.9, 5.35))
 
     # write path (bottom row)
-    ax.text(0.2, 2.65, "WRITE (least-recently-used access, LRUA)", fontsize=11, weight="bold",
+    ax.text(0.2, 2.65, "2. WRITE (least-recently-used access, LRUA)", fontsize=11, weight="bold",
             color="#a5571b")
     _box(ax, 1.6, 1.6, "previous read weights\n$w^r_{t-1}$ (the slot just used)", _WRITE,
          width=2.9, height=0.9)

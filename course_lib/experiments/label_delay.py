@@ -65,34 +65,45 @@ def sequence_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Seq
     return {"loss": loss.item(), "grad_norm": float(grad_norm), **{f"acc_{i + 1}": float(a) for i, a in enumerate(acc)}}
 
 
-def make_sequence_learner(kind: str, n_way: int = 5, seed: int = 0) -> nn.Module:
+def make_sequence_learner(kind: str, n_way: int = 5, seed: int = 0, **mann_options) -> nn.Module:
     """Chapter 06's learners on 20x20 downsampled images, initialised from ``seed``: ``"mann"`` (a
-    128-unit controller, 64 x 32 memory, 4 heads) or ``"lstm"`` (200 units)."""
+    128-unit controller, 64 x 32 memory, 4 heads; ``mann_options`` go to :class:`MANN`, e.g.
+    ``read_first=False``) or ``"lstm"`` (200 units)."""
     torch.manual_seed(seed)
     if kind == "mann":
         return MANN(input_size=400, n_way=n_way, controller_size=128, memory_slots=64, memory_width=32,
-                    num_reads=4, gamma=0.95, encoder=DownsampleFlatten(20))
+                    num_reads=4, gamma=0.95, encoder=DownsampleFlatten(20), **mann_options)
     if kind == "lstm":
         return LSTMLearner(input_size=400, n_way=n_way, hidden_size=200, encoder=DownsampleFlatten(20))
     raise ValueError(f"kind must be 'mann' or 'lstm', got {kind!r}")
 
 
-def train_sequence_learner(model: nn.Module, images: torch.Tensor, steps: int, *, batch_size: int = 16,
+def train_sequence_learner(model: nn.Module, images: torch.Tensor, steps: int, *, batch_size: int = 64,
                            instances: int = 10, seed: int = 0, lr: float = 1e-2, max_grad_norm: float = 10.0,
-                           device=None, checkpoint_path=None, desc: str = "train", **loop_kwargs):
+                           device=None, checkpoint_path=None, desc: str = "train", report=None, **loop_kwargs):
     """Chapter 06's recipe: Adam at a constant ``lr`` on batches of ``batch_size`` augmented
     label-delayed episodes (``model.n_way`` classes x ``instances`` drawings) of ``images [C, M, H, W]``,
     drawn by a sampler seeded with ``seed``, gradients clipped to ``max_grad_norm``.
 
     Runs :func:`course_lib.training.train_loop` (checkpointed at ``checkpoint_path``; other keyword
-    arguments, e.g. ``eval_fn`` or ``progress``, go to it) and returns its History.
+    arguments, e.g. ``eval_fn`` or ``progress``, go to it) and returns its History. ``report(done)``, if
+    given, is called with the number of finished steps at the start of every step and at the end
+    (progress of runs in other processes, see :mod:`course_lib.experiments.parallel_runs`).
     """
     sampler = LabelDelaySampler(images, model.n_way, instances, seed=seed, augment=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    step_fn = lambda step: sequence_step(model, optimizer, sampler.sample_batch(batch_size).to(device or "cpu"),  # noqa: E731
-                                         max_grad_norm=max_grad_norm)
+
+    def step_fn(step):
+        if report is not None:
+            report(step)  # before the step: an interrupt raised here leaves the step undone
+        return sequence_step(model, optimizer, sampler.sample_batch(batch_size).to(device or "cpu"),
+                             max_grad_norm=max_grad_norm)
+
     state = {"model": model, "optimizer": optimizer, "sampler": sampler.generator}
-    return train_loop(step_fn, steps, state=state, checkpoint_path=checkpoint_path, desc=desc, **loop_kwargs)
+    history = train_loop(step_fn, steps, state=state, checkpoint_path=checkpoint_path, desc=desc, **loop_kwargs)
+    if report is not None and not history.interrupted:
+        report(steps)
+    return history
 
 
 class DownsampleFlatten(nn.Module):
@@ -156,19 +167,20 @@ SANTORO_2016_TABLE1 = {"MANN": (36.4, 82.8, 91.0, 92.6, 94.9, 98.1),
 
 
 def compare_with_published(results: dict[str, dict[str, torch.Tensor]],
-                           instances: tuple[int, ...] = SANTORO_2016_INSTANCES,
+                           instances: tuple[int, ...] = SANTORO_2016_INSTANCES, run_label: str = "this run",
                            ) -> list[tuple[str, list[float]]]:
     """Print our per-instance accuracies under the published ones, column by column, and return the rows.
 
     ``results``: ``{"MANN": evaluate_sequences(...), "LSTM": ...}``; column ``i`` of a measured row is
-    ``100 * results[name]["mean"][i - 1]`` (the ``i``-th presentation). Rows: ``(label, [% per instance])``.
+    ``100 * results[name]["mean"][i - 1]`` (the ``i``-th presentation), labelled ``"{name}, {run_label}"``.
+    Rows: ``(label, [% per instance])``.
     """
     rows = []
     for name, res in results.items():
         if max(instances) > len(res["mean"]):
             raise ValueError(f"{name}: episodes have {len(res['mean'])} presentations per class, "
                              f"the table needs the {max(instances)}th")
-        rows.append((f"{name}, this run", [100 * float(res["mean"][i - 1]) for i in instances],
+        rows.append((f"{name}, {run_label}", [100 * float(res["mean"][i - 1]) for i in instances],
                      [100 * float(res["ci"][i - 1]) for i in instances]))
         if name in SANTORO_2016_TABLE1 and tuple(instances) == SANTORO_2016_INSTANCES:
             rows.append((f"{name}, Santoro et al. 2016", list(SANTORO_2016_TABLE1[name]), None))
