@@ -69,8 +69,7 @@ def run_in_processes(fn, jobs: list[dict], *, total_steps: int, workers: int | N
 
     def show(index: int, steps: int) -> None:
         done[index] = steps
-        bar.n = sum(done)
-        bar.refresh()
+        bar.update(sum(done) - bar.n)  # tqdm redraws at most every mininterval
 
     try:
         if workers == 1:
