@@ -1,10 +1,11 @@
 """One time step of the MANN's memory (Santoro et al. 2016): the content-based read and the LRUA write.
 
-Top row, the read (first, from the memory before this step's write): the controller's key is compared with every memory row by cosine similarity,
-sharpened by the key strength and normalised by a softmax into read weights, which average the rows
-into the read vector. Bottom row, the write: a sigmoid gate mixes the previous read weights (update
-the slot just used) with the least-used weights (a fresh slot); usage then decays and accumulates
-reads and writes, and its smallest entries give the next step's least-used slots.
+Top row, the read (first, from the memory before this step's write): the controller's key is
+compared with every memory row by cosine similarity, sharpened by the key strength and normalised by
+a softmax into read weights, which average the rows into the read vector. Bottom row, the write: a
+sigmoid gate mixes the previous read weights (update the slot just used) with the least-used weights
+(a fresh slot); usage then decays and accumulates reads and writes, and its smallest entries give
+the next step's least-used slots.
 """
 
 from __future__ import annotations

@@ -16,18 +16,13 @@ passed on to the workers, whose training loops save a checkpoint, and is then ra
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue as queue_module
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
 from tqdm.auto import tqdm
 
-
-def default_workers(jobs: int) -> int:
-    """As many workers as CPU cores this process may use, and no more than ``jobs``."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(jobs, cores))
+from course_lib.runtime import available_cores
 
 
 class _Reporter:
@@ -53,14 +48,15 @@ def run_in_processes(fn, jobs: list[dict], *, total_steps: int, workers: int | N
     """``[fn(**job, report=...) for job in jobs]``, computed by ``workers`` one-thread processes.
 
     total_steps: the sum of the steps of all jobs (the length of the progress bar).
-    workers: default :func:`default_workers`; with 1 the jobs run one after the other in this
+    workers: default: one per CPU core this process may use (:func:`course_lib.runtime.available_cores`),
+        at most one per job; with 1 the jobs run one after the other in this
         process, on one thread too (so the numbers are the same as with workers), which is also the
         way to run on a GPU.
     Returns the results in the order of ``jobs``.
     """
     if not jobs:
         raise ValueError("jobs is empty: give at least one dict of keyword arguments for fn")
-    workers = default_workers(len(jobs)) if workers is None else workers
+    workers = min(len(jobs), available_cores()) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     bar = tqdm(total=total_steps, desc=f"{desc} ({workers} process{'es' if workers > 1 else ''})",

@@ -1,7 +1,8 @@
 """Chapter 06's learners trained from several seeds, and their results combined over the seeds.
 
 One training run of the MANN or the LSTM is one draw: the seed (initial weights and training episodes)
-moves the final accuracy by several points at the chapter's budgets, and so does the thread count.
+moves the MANN's final accuracy by up to about twenty points at the chapter's budgets, and so does
+the thread count.
 :func:`train_over_seeds` trains every (model, seed) in its own one-thread process
 (:mod:`course_lib.experiments.parallel_runs`); :func:`over_seeds` reports the mean over seeds with a
 Student-t interval over them.
@@ -14,7 +15,7 @@ import torch
 from course_lib.experiments.label_delay import make_sequence_learner, train_sequence_learner
 from course_lib.experiments.parallel_runs import run_in_processes
 from course_lib.history import History
-from course_lib.metrics import t_quantile
+from course_lib.metrics import mean_ci
 
 
 def train_one_seed(kind: str, seed: int, images: torch.Tensor, steps: int, *, n_way: int = 5,
@@ -67,13 +68,12 @@ def over_seeds(results: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor
 
     Returns ``{"mean": [K], "ci": [K], "per_seed": [n, K], "loss": []}``: the mean over the ``n >= 2``
     runs of each run's accuracy by presentation, the 95 % Student-t half width *over the runs*
-    (``t_{0.975, n-1} x std / sqrt(n)``, as ``metrics.mean_ci``: the spread that another seed would
+    (``metrics.mean_ci`` of each presentation's column: the spread that another seed would
     show, not the test-episode noise of one run), every run's accuracies, and the mean test loss.
     """
     if len(results) < 2:
         raise ValueError(f"over_seeds needs at least 2 runs to estimate a spread, got {len(results)}")
     per_seed = torch.stack([r["mean"] for r in results])
-    n = per_seed.shape[0]
-    ci = t_quantile(0.975, n - 1) * per_seed.std(0, unbiased=True) / n ** 0.5
+    ci = torch.tensor([mean_ci(column)[1] for column in per_seed.T])
     return {"mean": per_seed.mean(0), "ci": ci, "per_seed": per_seed,
             "loss": torch.stack([torch.as_tensor(r["loss"]) for r in results]).mean()}
