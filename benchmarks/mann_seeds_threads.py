@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from course_lib.data import load_background_small, split_characters  # noqa: E402
 from course_lib.data.label_delay import LabelDelaySampler  # noqa: E402
-from course_lib.experiments.label_delay import (evaluate_sequences, make_sequence_learner,  # noqa: E402
-                                                train_sequence_learner)
+from course_lib.experiments.label_delay import (MANN_SIZE, evaluate_sequences,  # noqa: E402
+                                                make_sequence_learner, train_sequence_learner)
 from course_lib.metrics import mean_ci  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def run(kind: str, seed: int, args) -> dict:
     train_chars, test_chars = split_characters(load_background_small(), test_fraction=0.3, seed=0)
     bank = torch.cat([train_chars.images, train_chars.images.flip(-1)])  # mirror images, as in the chapter
     options = {"read_first": not args.paper_order, "initial_strength": args.initial_strength,
-               "initial_gate": args.initial_gate} if kind == "mann" else {}
+               "initial_gate": args.initial_gate, "memory_slots": args.memory_slots} if kind == "mann" else {}
     model = make_sequence_learner(kind, seed=seed, **options)
     extra = {}
     if kind == "mann" and args.probe_every:
@@ -80,6 +80,8 @@ def summary(folder: Path) -> None:
         kind = r["kind"] + (" (paper's order)" if s.get("paper_order") else "")
         if r["kind"] == "mann" and (s.get("initial_strength", 10.0), s.get("initial_gate", 0.1)) != (10.0, 0.1):
             kind += f" beta0 {s.get('initial_strength', 10.0):g} gate0 {s.get('initial_gate', 0.1):g}"
+        if r["kind"] == "mann" and s.get("memory_slots", 64) != MANN_SIZE["memory_slots"]:
+            kind += f" {s.get('memory_slots', 64)} slots"   # runs from before the memory_slots flag had 64
         groups[(kind, s["steps"], s["batch"], s["lr"], s["clip"], r["threads"])].append(r)
     print(f"{'model':22s} steps x batch  lr     threads  10th presentation by seed      mean ± 95 % CI  range"
           "   2nd-5th mean ± CI")
@@ -103,6 +105,7 @@ def main(argv=None) -> None:
     parser.add_argument("--initial-strength", type=float, default=10.0,
                         help="MANN: key strength at initialisation (1 + log 2 = 1.693 is a zero bias)")
     parser.add_argument("--initial-gate", type=float, default=0.1, help="MANN: write gate sigma(alpha) at initialisation")
+    parser.add_argument("--memory-slots", type=int, default=MANN_SIZE["memory_slots"], help="MANN: number of memory slots")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--clip", type=float, default=10.0)
     parser.add_argument("--test-episodes", type=int, default=500)

@@ -227,6 +227,19 @@ def test_chapter_recipe_is_reproducible_from_its_seed_and_records_the_gradient_n
         make_sequence_learner("gru")
 
 
+def test_chapter_mann_has_the_papers_memory_size_and_options_override_it():
+    """The chapter's MANN has MANN_SIZE (128 slots, 4 heads, as in the paper); a MANN option given to
+    make_sequence_learner replaces the default instead of clashing with it."""
+    from course_lib.experiments.label_delay import MANN_SIZE, make_sequence_learner
+
+    model = make_sequence_learner("mann")
+    assert (model.memory_slots, model.num_reads) == (MANN_SIZE["memory_slots"], MANN_SIZE["num_reads"]) == (128, 4)
+    smaller = make_sequence_learner("mann", memory_slots=64, read_first=False)
+    assert smaller.memory_slots == 64 and not smaller.read_first
+    # the weights do not depend on the number of slots: which is why chapter 06 names its checkpoints by it
+    assert {k: v.shape for k, v in smaller.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+
+
 def test_key_strength_and_write_gate_start_at_their_initial_values_and_reject_unreachable_ones():
     """beta = 1 + softplus(bias) at initialisation, whatever the controller's state contributes through
     the weights (zero state: exactly the bias)."""

@@ -37,7 +37,7 @@ finds ``k_t`` itself in the slots just written (cosine close to 1) and returns m
 controller already knows. ``read_first=False`` reads after the write.
 
 Initialisation, also ours. The key strength starts at ``initial_strength`` (10) rather than at
-``1 + softplus(0) = 1.7``, with which a softmax over 64 slots is near uniform whatever the keys: at
+``1 + softplus(0) = 1.7``, with which a softmax over 128 slots is near uniform whatever the keys: at
 10, a cosine difference of 0.1 already changes two slots' read weights by a factor ``e``. The write
 gate starts at ``sigma(alpha) = initial_gate`` (0.1) rather than 0.5, so writes go mostly to fresh
 slots and different images start in different slots; from 0.5, half of every write is smeared over

@@ -65,14 +65,21 @@ def sequence_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Seq
     return {"loss": loss.item(), "grad_norm": float(grad_norm), **{f"acc_{i + 1}": float(a) for i, a in enumerate(acc)}}
 
 
+# Chapter 06's MANN: the paper's 128 slots and 4 heads, a smaller controller and slot width (200 and 40
+# in the paper). The heads write to the four least-used slots at every step, so with 64 slots each slot
+# is written again about every 16 of an episode's 50 steps, on top of what it held (README, "Chapter
+# 06's MANN over seeds and threads").
+MANN_SIZE = {"controller_size": 128, "memory_slots": 128, "memory_width": 32, "num_reads": 4}
+
+
 def make_sequence_learner(kind: str, n_way: int = 5, seed: int = 0, **mann_options) -> nn.Module:
-    """Chapter 06's learners on 20x20 downsampled images, initialised from ``seed``: ``"mann"`` (a
-    128-unit controller, 64 x 32 memory, 4 heads; ``mann_options`` go to :class:`MANN`, e.g.
-    ``read_first=False``) or ``"lstm"`` (200 units)."""
+    """Chapter 06's learners on 20x20 downsampled images, initialised from ``seed``: ``"mann"``
+    (:data:`MANN_SIZE`; ``mann_options`` go to :class:`MANN`, e.g. ``read_first=False``, and may
+    override the size) or ``"lstm"`` (200 units)."""
     torch.manual_seed(seed)
     if kind == "mann":
-        return MANN(input_size=400, n_way=n_way, controller_size=128, memory_slots=64, memory_width=32,
-                    num_reads=4, gamma=0.95, encoder=DownsampleFlatten(20), **mann_options)
+        options = {**MANN_SIZE, "gamma": 0.95, **mann_options}
+        return MANN(input_size=400, n_way=n_way, encoder=DownsampleFlatten(20), **options)
     if kind == "lstm":
         return LSTMLearner(input_size=400, n_way=n_way, hidden_size=200, encoder=DownsampleFlatten(20))
     raise ValueError(f"kind must be 'mann' or 'lstm', got {kind!r}")

@@ -1,8 +1,9 @@
 """Chapter 06's learners trained from several seeds, and their results combined over the seeds.
 
-One training run of the MANN or the LSTM is one draw: the seed (initial weights and training episodes)
-moves the MANN's final accuracy by up to about twenty points at the chapter's budgets, and so does
-the thread count.
+One training run of the MANN or the LSTM is one draw: whether and when the MANN's memory leaves the
+label-bookkeeping plateau depends on the seed (initial weights and training episodes) and on the
+thread count (the order of floating-point sums), and a run that leaves it late ends up to about twenty
+points lower.
 :func:`train_over_seeds` trains every (model, seed) in its own one-thread process
 (:mod:`course_lib.experiments.parallel_runs`); :func:`over_seeds` reports the mean over seeds with a
 Student-t interval over them.
