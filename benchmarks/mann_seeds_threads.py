@@ -52,7 +52,8 @@ def run(kind: str, seed: int, args) -> dict:
     train_chars, test_chars = split_characters(load_background_small(), test_fraction=0.3, seed=0)
     bank = torch.cat([train_chars.images, train_chars.images.flip(-1)])  # mirror images, as in the chapter
     options = {"read_first": not args.paper_order, "initial_strength": args.initial_strength,
-               "initial_gate": args.initial_gate, "memory_slots": args.memory_slots} if kind == "mann" else {}
+               "initial_gate": args.initial_gate, "memory_slots": args.memory_slots,
+               "store_labels": not args.paper_write} if kind == "mann" else {}
     model = make_sequence_learner(kind, seed=seed, **options)
     extra = {}
     if kind == "mann" and args.probe_every:
@@ -78,6 +79,8 @@ def summary(folder: Path) -> None:
         r = json.loads(path.read_text())
         s = r["settings"]
         kind = r["kind"] + (" (paper's order)" if s.get("paper_order") else "")
+        if r["kind"] == "mann" and s.get("paper_write", True):   # runs from before the flag wrote the key
+            kind += " (paper's write)"
         if r["kind"] == "mann" and (s.get("initial_strength", 10.0), s.get("initial_gate", 0.1)) != (10.0, 0.1):
             kind += f" beta0 {s.get('initial_strength', 10.0):g} gate0 {s.get('initial_gate', 0.1):g}"
         if r["kind"] == "mann" and s.get("memory_slots", 64) != MANN_SIZE["memory_slots"]:
@@ -102,12 +105,14 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--paper-order", action="store_true", help="MANN: read after this step's write, as the paper")
+    parser.add_argument("--paper-write", action="store_true",
+                        help="MANN: write the key k_t, as the paper, instead of [k_{t-1}, y_{t-1}]")
     parser.add_argument("--initial-strength", type=float, default=10.0,
                         help="MANN: key strength at initialisation (1 + log 2 = 1.693 is a zero bias)")
     parser.add_argument("--initial-gate", type=float, default=0.1, help="MANN: write gate sigma(alpha) at initialisation")
     parser.add_argument("--memory-slots", type=int, default=MANN_SIZE["memory_slots"], help="MANN: number of memory slots")
     parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--clip", type=float, default=10.0)
+    parser.add_argument("--clip", type=float, default=1.0)
     parser.add_argument("--test-episodes", type=int, default=500)
     parser.add_argument("--probe-every", type=int, default=50)
     parser.add_argument("--tag", default="")

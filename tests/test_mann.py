@@ -120,6 +120,37 @@ def test_writes_go_to_the_least_used_slots_when_the_gate_is_closed():
         assert torch.allclose(trace.write_weights[:, t, 0], target, atol=1e-6)
 
 
+def test_slots_hold_the_previous_key_next_to_the_label_that_followed_it():
+    """store_labels (the default): with the gate closed, each step writes [k_{t-1}, y_{t-1}] into the
+    least-used slot, which is zeroed first, and reads with [k_t, 0]; store_labels=False writes k_t."""
+    for store_labels in (True, False):
+        model = _model(num_reads=1, store_labels=store_labels)
+        with torch.no_grad():                      # gate logit -> -50: write to w^lu only
+            model.heads.weight[5].zero_()
+            model.heads.bias[5] = -50.0
+        assert model.slot_width == (5 + 3 if store_labels else 5)
+        x, labels = torch.randn(1, 5, 6), torch.tensor([[0, 2, 1, 2, 0]])
+        prev = delayed_one_hot(labels, 3)
+        state = model.initial_state(1, "cpu")
+        gates = model.controller_in(torch.cat([x, prev], dim=-1))
+        with torch.no_grad():
+            for t in range(5):
+                logits, new, info = model.step(gates[:, t], prev[:, t], state)
+                slot = int(least_used(state["usage"], 1).argmax())
+                keys = new["keys"][0, 0]                                     # k_t  [W]
+                if store_labels:
+                    expected = torch.cat([state["keys"][0, 0], F.one_hot(labels[0, t - 1], 3).float()
+                                          if t else torch.zeros(3)])
+                    query = torch.cat([keys, torch.zeros(3)])
+                else:
+                    expected, query = keys, keys
+                assert torch.allclose(new["memory"][0, slot], expected, atol=1e-6), (store_labels, t)
+                strength = info["read_weights"].new_tensor([[1.0]]) + F.softplus(model.heads(new["h"])[:, 6:])
+                assert torch.allclose(info["read_weights"], content_read(query.view(1, 1, -1), state["memory"], strength)[0],
+                                      atol=1e-6)
+                state = new
+
+
 def test_image_encoder_path():
     model = MANN(input_size=16, n_way=2, controller_size=8, memory_slots=4, memory_width=3,
                  num_reads=1, encoder=DownsampleFlatten(4))
@@ -150,9 +181,10 @@ def train_tiny(model, steps=200, lr=3e-2, seed=0):
     return evaluate_sequences(model, test, 256, batch_size=256)["mean"]
 
 
-def test_mann_learns_a_tiny_binding_task():
+@pytest.mark.parametrize("store_labels", [True, False])
+def test_mann_learns_a_tiny_binding_task(store_labels):
     torch.manual_seed(0)
-    model = MANN(8, 2, controller_size=24, memory_slots=6, memory_width=8, num_reads=1)
+    model = MANN(8, 2, controller_size=24, memory_slots=6, memory_width=8, num_reads=1, store_labels=store_labels)
     untrained = train_tiny(model, steps=0)
     acc = train_tiny(model)
     # the second presentation can only be answered by remembering the first one's label

@@ -1,9 +1,10 @@
 """One time step of the MANN's memory (Santoro et al. 2016): the content-based read and the LRUA write.
 
-Top row, the read (first, from the memory before this step's write): the controller's key is
-compared with every memory row by cosine similarity, sharpened by the key strength and normalised by
-a softmax into read weights, which average the rows into the read vector. Bottom row, the write: a
-sigmoid gate mixes the previous read weights (update the slot just used) with the least-used weights
+Drawn as ``MANN`` runs by default (``store_labels``): a memory row holds a key and a label. Top row,
+the read (first, from the memory before this step's write): the controller's key, padded with zeros
+over the label part, is compared with every memory row by cosine similarity, sharpened by the key
+strength and normalised by a softmax into read weights, which average the rows (keys and labels)
+into the read vector. Bottom row, the write: a sigmoid gate mixes the previous read weights (update the slot just used) with the least-used weights
 (a fresh slot); usage then decays and accumulates reads and writes, and its smallest entries give
 the next step's least-used slots.
 """
@@ -37,18 +38,22 @@ def _arrow(ax, start, end, text: str = "", dashed: bool = False, curve: float = 
                 va="bottom", fontsize=8, color="0.25")
 
 
-def _memory(ax, x: float, y: float, slots: int = 6, width: float = 1.8, row: float = 0.42) -> np.ndarray:
-    """The memory matrix as a stack of rows centred on (x, y); returns the rows' y centres."""
+def _memory(ax, x: float, y: float, slots: int = 6, width: float = 2.1, row: float = 0.42) -> np.ndarray:
+    """The memory matrix as a stack of rows centred on (x, y), each a key (4 grey cells) and a one-hot
+    label (3 cells, one dark); returns the rows' y centres."""
     top = y + slots * row / 2
     centres = top - row * (np.arange(slots) + 0.5)
     rng = np.random.default_rng(0)
+    cell = width / 7
     for i, yc in enumerate(centres):
-        shade = rng.uniform(0.55, 0.95, size=5)
-        for j, s in enumerate(shade):   # W cells of one slot, shaded like arbitrary stored values
-            ax.add_patch(Rectangle((x - width / 2 + j * width / 5, yc - row / 2), width / 5, row,
-                                   fc=(s, s, s), ec="0.4", lw=0.6))
-        ax.text(x - width / 2 - 0.1, yc, f"$M_t({i})$", ha="right", va="center", fontsize=7)
-    ax.text(x, top + 0.12, "memory $M_t$\n($S$ slots of width $W$)", ha="center", va="bottom", fontsize=9)
+        key = rng.uniform(0.55, 0.95, size=4)                   # arbitrary stored values
+        hot = rng.integers(3)                                    # the stored label, one-hot
+        colours = [(s, s, s) for s in key] + [(0.2, 0.2, 0.6) if j == hot else (1.0, 1.0, 1.0) for j in range(3)]
+        for j, colour in enumerate(colours):
+            ax.add_patch(Rectangle((x - width / 2 + j * cell, yc - row / 2), cell, row, fc=colour, ec="0.4", lw=0.6))
+        ax.text(x - width / 2 - 0.1, yc, f"$M({i})$", ha="right", va="center", fontsize=7)
+    ax.text(x, top + 0.12, "memory $M$: $S$ slots, each a key\n(width $W$) and a label (width $N$)",
+            ha="center", va="bottom", fontsize=9)
     return centres
 
 
@@ -80,14 +85,15 @@ def draw_mann_memory() -> Figure:
     ax.text(0.2, 8.9, "1. READ (content-based addressing), before this step's write", fontsize=11, weight="bold",
             color="#2a5d8f")
     _box(ax, 5.0, 7.6, "cosine similarity\n"
-         "$K(k_t, M_{t-1}(i)) = \\frac{k_t \\cdot M_{t-1}(i)}{\\|k_t\\|\\,\\|M_{t-1}(i)\\|}$\n"
-         "with each memory row $i$", _READ, width=3.1, height=1.5)
-    _box(ax, 8.6, 7.6, "softmax over the slots\n$w^r_t(i) \\propto \\exp(\\beta_t\\, K(k_t, M_{t-1}(i)))$",
+         "$K(q_t, M_{t-1}(i)) = \\frac{q_t \\cdot M_{t-1}(i)}{\\|q_t\\|\\,\\|M_{t-1}(i)\\|}$\n"
+         "with each row $i$; $q_t = [k_t, 0]$", _READ, width=3.1, height=1.5)
+    _box(ax, 8.6, 7.6, "softmax over the slots\n$w^r_t(i) \\propto \\exp(\\beta_t\\, K(q_t, M_{t-1}(i)))$",
          _READ, width=3.1)
     sims = np.array([0.1, 0.9, -0.2, 0.3, 0.0, 0.2])
     read_w = np.exp(4 * sims) / np.exp(4 * sims).sum()
     _weights(ax, 11.7, 7.75, read_w / read_w.max(), "read weights $w^r_t$", "#6fa8dc")
-    _box(ax, 14.9, 7.6, "read vector\n$r_t = \\sum_i w^r_t(i)\\, M_{t-1}(i)$", _READ, width=2.9)
+    _box(ax, 14.9, 7.6, "read vector\n$r_t = \\sum_i w^r_t(i)\\, M_{t-1}(i)$\n(keys and a vote of labels)", _READ,
+         width=2.9, height=1.5)
     _arrow(ax, (4.7, 5.25), (4.9, 6.85), "$k_t$")
     _arrow(ax, (7.75, rows[0] + 0.25), (6.3, 6.85), "rows $M_{t-1}(i)$")
     _arrow(ax, (6.55, 7.6), (7.05, 7.6))
@@ -109,8 +115,9 @@ def draw_mann_memory() -> Figure:
     _arrow(ax, (3.05, 1.5), (3.9, 1.1))
     _arrow(ax, (3.05, 0.2), (3.9, 0.6))
     _arrow(ax, (4.9, 3.95), (5.3, 1.6), "$\\alpha_t$")
-    _box(ax, 9.6, 0.85, "write weights $w^w_t$:\n$M_t(i) = M_{t-1}(i) + w^w_t(i)\\, k_t$\n"
-         "(the least used slot is zeroed first)", _WRITE, width=3.3, height=1.5)
+    _box(ax, 9.6, 0.85, "write weights $w^w_t$:\n$M_t(i) = M_{t-1}(i) + w^w_t(i)\\, [k_{t-1}, y_{t-1}]$\n"
+         "(the last key with the label just given;\nthe least used slot is zeroed first)", _WRITE,
+         width=3.5, height=1.5)
     _arrow(ax, (6.9, 0.85), (7.95, 0.85))
     _arrow(ax, (9.3, 1.6), (8.9, rows[-1] - 0.25), "write")
     _box(ax, 14.3, 0.85, "usage update\n$w^u_t = \\gamma\\, w^u_{t-1} + w^r_t + w^w_t$\n"

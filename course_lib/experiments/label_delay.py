@@ -47,7 +47,7 @@ def sequence_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def sequence_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: SequenceBatch, *,
-                  max_grad_norm: float = 10.0) -> dict[str, float]:
+                  max_grad_norm: float = 1.0) -> dict[str, float]:
     """One training step of a sequence learner (MANN, LSTM) on a batch of episodes.
 
     ``model(inputs, prev_labels [B, T, N]) -> logits [B, T, N]``; the loss is :func:`sequence_loss`,
@@ -86,7 +86,7 @@ def make_sequence_learner(kind: str, n_way: int = 5, seed: int = 0, **mann_optio
 
 
 def train_sequence_learner(model: nn.Module, images: torch.Tensor, steps: int, *, batch_size: int = 64,
-                           instances: int = 10, seed: int = 0, lr: float = 1e-2, max_grad_norm: float = 10.0,
+                           instances: int = 10, seed: int = 0, lr: float = 1e-2, max_grad_norm: float = 1.0,
                            device=None, checkpoint_path=None, desc: str = "train", report=None, **loop_kwargs):
     """Chapter 06's recipe: Adam at a constant ``lr`` on batches of ``batch_size`` augmented
     label-delayed episodes (``model.n_way`` classes x ``instances`` drawings) of ``images [C, M, H, W]``,
