@@ -74,7 +74,7 @@ def test_mann_diagram_draws_the_read_and_the_lrua_write():
         for label in ("controller (LSTM)", "key $k_t$", "cosine similarity", "softmax over the slots",
                       "read weights $w^r_t$", "read vector", "sigmoid gate", "least-used weights",
                       "write weights $w^w_t$", "usage update", "memory $M$", "a label (width $N$)",
-                      "[k_{t-1}, y_{t-1}]", "$q_t = [k_t, 0]$"):
+                      "[k_{t-1}, y_{t-1}]", "$q_t = [k_t, 0]$", "on $[h_t, x_t]$"):
             assert label in text, label
     finally:
         plt.close(fig)

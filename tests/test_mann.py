@@ -133,9 +133,10 @@ def test_slots_hold_the_previous_key_next_to_the_label_that_followed_it():
         prev = delayed_one_hot(labels, 3)
         state = model.initial_state(1, "cpu")
         gates = model.controller_in(torch.cat([x, prev], dim=-1))
+        heads_in = model.heads_input(x)                                      # [1, T, R*W + 2R]
         with torch.no_grad():
             for t in range(5):
-                logits, new, info = model.step(gates[:, t], prev[:, t], state)
+                logits, new, info = model.step(gates[:, t], prev[:, t], state, heads_in[:, t])
                 slot = int(least_used(state["usage"], 1).argmax())
                 keys = new["keys"][0, 0]                                     # k_t  [W]
                 if store_labels:
@@ -145,10 +146,28 @@ def test_slots_hold_the_previous_key_next_to_the_label_that_followed_it():
                 else:
                     expected, query = keys, keys
                 assert torch.allclose(new["memory"][0, slot], expected, atol=1e-6), (store_labels, t)
-                strength = info["read_weights"].new_tensor([[1.0]]) + F.softplus(model.heads(new["h"])[:, 6:])
+                strength = 1.0 + F.softplus(model.heads(new["h"])[:, 6:] + heads_in[:, t, 6:])
                 assert torch.allclose(info["read_weights"], content_read(query.view(1, 1, -1), state["memory"], strength)[0],
                                       atol=1e-6)
                 state = new
+        with pytest.raises(ValueError, match="heads_in must be heads_input"):
+            model.step(gates[:, 0], prev[:, 0], model.initial_state(1, "cpu"))
+
+
+def test_the_heads_see_the_current_input_unless_told_otherwise():
+    """input_to_heads (the default): the keys, gates and strengths change with the current input even
+    when the controller's state and inputs do not; without it they depend on h_t alone."""
+    for input_to_heads in (True, False):
+        model = _model(input_to_heads=input_to_heads)
+        assert (model.heads_input is not None) == input_to_heads
+        with torch.no_grad():                     # a controller blind to x: its input weights on x zeroed
+            model.controller_in.weight[:, :6].zero_()
+        labels = delayed_one_hot(torch.randint(0, 3, (2, 4)), 3)
+        x = torch.randn(2, 4, 6)
+        _, first = model(x, labels, return_trace=True)
+        _, second = model(x + torch.randn(2, 4, 6), labels, return_trace=True)
+        moved = not torch.allclose(first.gate, second.gate)
+        assert moved == input_to_heads
 
 
 def test_image_encoder_path():

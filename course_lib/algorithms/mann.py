@@ -9,7 +9,8 @@ One step of the model, for a batch of ``B`` episodes, ``R`` read heads, ``S`` me
 ``W``:
 
     controller:   h_t, c_t = LSTM([x_t, y_{t-1}, r_{t-1}], (h_{t-1}, c_{t-1}))
-    key, gate:    k_t = tanh(W_k h_t)  [B,R,W],   alpha_t = W_a h_t  [B,R]
+    key, gate:    k_t = tanh(W_k h_t + U_k x_t)  [B,R,W],   alpha_t = W_a h_t + U_a x_t  [B,R]
+                  (U x_t: input_to_heads, default; the paper has W h_t alone)
     content read: K(k, M(i)) = k . M(i) / (||k|| ||M(i)||)                          (cosine)
                   w^r_t(i) = softmax_i( beta * K(k_t, M_{t-1}(i)) )    ([k_t, 0] with store_labels)
                   r_t = sum_i w^r_t(i) M_{t-1}(i)
@@ -28,8 +29,8 @@ The interpolation gate ``sigma(alpha)`` chooses between *updating the slot that 
 Deviation from the paper, stated openly: the paper's softmax is over raw cosine similarities, which
 live in [-1, 1], so read weights over 128 slots can never become sharp. Like the NTM, we multiply
 the similarity by a learned key strength ``beta_t = 1 + softplus(W_b h_t)``; ``key_strength=False``
-with ``read_first=False`` and ``store_labels=False`` (below) recovers the paper's equations. Sharp reads make training far
-faster on a CPU budget.
+with ``read_first=False``, ``store_labels=False`` and ``input_to_heads=False`` (below) recovers the
+paper's equations. Sharp reads make training far faster on a CPU budget.
 
 Order within a step: we read the memory *before* this step's write (``M_{t-1}`` above). The paper's
 equations index the read with ``M_t``; its patent application (Santoro et al., US 2017/0228637 A1)
@@ -47,6 +48,13 @@ previous step next to the label that has just arrived, ``[k_{t-1}, y_{t-1}]``; i
 labels. The binding is then built in and the controller learns what to key an image by, like a
 key-value memory whose values are labels (Kaiser, Nachum, Roy & Bengio 2017, "Learning to Remember
 Rare Events", ICLR). ``store_labels=False`` writes ``k_t``, as in the paper.
+
+The heads see the image, ours as well (``input_to_heads=True``, the default). The paper computes
+the head parameters from the controller's state ``h_t`` alone; we add a linear map of the current
+input ``x_t``, a skip connection past the controller. With ``store_labels`` a key only has to
+describe the current image, and this path gives it one from the first step, before the controller
+has learned anything: runs bind labels to images from the start instead of first settling on label
+bookkeeping, where some stayed (README). ``input_to_heads=False`` computes them from ``h_t`` alone.
 
 Initialisation, also ours. The key strength starts at ``initial_strength`` (10) rather than at
 ``1 + softplus(0) = 1.7``, with which a softmax over 128 slots is near uniform whatever the keys: at
@@ -176,6 +184,8 @@ class MANN(nn.Module):
     read_first: read ``M_{t-1}`` before this step's write (default), or, with False, ``M_t`` after it
         as in the paper (see module docstring).
     initial_gate: the write gate ``sigma(alpha)`` at initialisation, in (0, 1) (see module docstring).
+    input_to_heads: the head parameters (keys, gates, strengths) are a linear map of ``[h_t, x_t]``
+        (default) instead of ``h_t`` alone (see module docstring).
     store_labels: a slot holds the previous step's key next to the label that arrived after it,
         ``[k_{t-1}, y_{t-1}]`` (width ``memory_width + n_way``), read with ``[k_t, 0]`` (default); with
         False, the paper's write of ``k_t`` (see module docstring).
@@ -188,7 +198,7 @@ class MANN(nn.Module):
                  memory_slots: int = 128, memory_width: int = 40, num_reads: int = 4,
                  gamma: float = 0.95, encoder: nn.Module | None = None, key_strength: bool = True,
                  initial_strength: float = 10.0, read_first: bool = True, initial_gate: float = 0.1,
-                 store_labels: bool = True, read_fn=None, write_fn=None):
+                 store_labels: bool = True, input_to_heads: bool = True, read_fn=None, write_fn=None):
         super().__init__()
         if num_reads > memory_slots:
             raise ValueError(f"num_reads={num_reads} cannot exceed memory_slots={memory_slots}")
@@ -224,6 +234,8 @@ class MANN(nn.Module):
             self.heads.bias[gates].fill_(math.log(initial_gate / (1.0 - initial_gate)))  # sigmoid(b) = initial_gate
             if key_strength:  # 1 + softplus(b) = initial_strength
                 self.heads.bias[num_reads * memory_width + num_reads:].fill_(math.log(math.expm1(initial_strength - 1.0)))
+        # the input's share of the head parameters, computed for all steps before the loop (like controller_in)
+        self.heads_input = (nn.Linear(input_size, self.heads.out_features, bias=False) if input_to_heads else None)
 
     def _features(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.encoder is None:
@@ -252,13 +264,18 @@ class MANN(nn.Module):
             "keys": zeros(batch_size, r, self.memory_width, device=device),
         }
 
-    def step(self, gates_in: torch.Tensor, prev_label: torch.Tensor, state: dict[str, torch.Tensor]):
+    def step(self, gates_in: torch.Tensor, prev_label: torch.Tensor, state: dict[str, torch.Tensor],
+             heads_in: torch.Tensor | None = None):
         """One time step.
 
         gates_in ``[B, 4H]``: the controller's input projection of ``(x_t, y_{t-1})``; prev_label
-        ``[B, N]``: ``y_{t-1}`` one-hot (written into memory with ``store_labels``).
+        ``[B, N]``: ``y_{t-1}`` one-hot (written into memory with ``store_labels``); heads_in
+        ``[B, R*W + 2R]``: ``heads_input(x_t)`` with ``input_to_heads`` (else None).
         Returns (logits ``[B, N]``, new state, info dict for :class:`MemoryTrace`).
         """
+        if (heads_in is None) != (self.heads_input is None):
+            raise ValueError("heads_in must be heads_input(x_t) for a MANN with input_to_heads, and None without"
+                             f" (input_to_heads={self.heads_input is not None}, heads_in given: {heads_in is not None})")
         b = gates_in.shape[0]
         r, w = self.num_reads, self.slot_width
         # controller: LSTM over [x_t, y_{t-1}, r_{t-1}]
@@ -267,7 +284,7 @@ class MANN(nn.Module):
         c = torch.sigmoid(f) * state["c"] + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         # head parameters
-        head = self.heads(h)
+        head = self.heads(h) if heads_in is None else self.heads(h) + heads_in
         kw = self.memory_width
         keys = torch.tanh(head[:, : r * kw]).view(b, r, kw)               # k_t      [B, R, W]
         gate_logit = head[:, r * kw: r * kw + r]                          # alpha_t  [B, R]
@@ -310,11 +327,13 @@ class MANN(nn.Module):
                              f"{tuple(feats.shape[:2])}, got {tuple(prev_labels.shape)}")
         state = self.initial_state(feats.shape[0], feats.device)
         gates_in = self.controller_in(torch.cat([feats, prev_labels], dim=-1))   # [B, T, 4H]
+        steps = feats.shape[1]
+        heads_in = self.heads_input(feats).unbind(1) if self.heads_input is not None else [None] * steps
         outputs, infos = [], []
         # unbind once: indexing gates_in[:, step] in the loop would make the backward pass build
         # a zero-filled [B, T, 4H] gradient for every step
-        for gates_step, label_step in zip(gates_in.unbind(1), prev_labels.unbind(1)):
-            logits, state, info = self.step(gates_step, label_step, state)
+        for gates_step, label_step, heads_step in zip(gates_in.unbind(1), prev_labels.unbind(1), heads_in):
+            logits, state, info = self.step(gates_step, label_step, state, heads_step)
             outputs.append(logits)
             if return_trace:
                 infos.append({k: v.detach().cpu() for k, v in info.items()})

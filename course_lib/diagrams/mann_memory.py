@@ -1,6 +1,7 @@
 """One time step of the MANN's memory (Santoro et al. 2016): the content-based read and the LRUA write.
 
-Drawn as ``MANN`` runs by default (``store_labels``): a memory row holds a key and a label. Top row,
+Drawn as ``MANN`` runs by default (``store_labels``, ``input_to_heads``): the heads see the controller's
+state and the current image, and a memory row holds a key and a label. Top row,
 the read (first, from the memory before this step's write): the controller's key, padded with zeros
 over the label part, is compared with every memory row by cosine similarity, sharpened by the key
 strength and normalised by a softmax into read weights, which average the rows (keys and labels)
@@ -76,7 +77,7 @@ def draw_mann_memory() -> Figure:
 
     # controller and heads
     _box(ax, 1.5, 4.6, "controller (LSTM)\ninput $[x_t,\\, y_{t-1},\\, r_{t-1}]$\nstate $h_t$", _CONTROL)
-    _box(ax, 4.7, 4.6, "heads: a linear layer on $h_t$\nkey $k_t$, key strength $\\beta_t$,\n"
+    _box(ax, 4.7, 4.6, "heads: a linear layer on $[h_t, x_t]$\nkey $k_t$, key strength $\\beta_t$,\n"
          "gate logit $\\alpha_t$", _CONTROL, width=2.9, height=1.3)
     _arrow(ax, (2.8, 4.6), (3.25, 4.6))
     rows = _memory(ax, 8.6, 4.4)
