@@ -53,7 +53,7 @@ def run(kind: str, seed: int, args) -> dict:
     bank = torch.cat([train_chars.images, train_chars.images.flip(-1)])  # mirror images, as in the chapter
     options = {"read_first": not args.paper_order, "initial_strength": args.initial_strength,
                "initial_gate": args.initial_gate, "memory_slots": args.memory_slots,
-               "store_labels": not args.paper_write} if kind == "mann" else {}
+               "store_labels": not args.paper_write, "input_to_heads": not args.paper_heads} if kind == "mann" else {}
     model = make_sequence_learner(kind, seed=seed, **options)
     extra = {}
     if kind == "mann" and args.probe_every:
@@ -81,6 +81,8 @@ def summary(folder: Path) -> None:
         kind = r["kind"] + (" (paper's order)" if s.get("paper_order") else "")
         if r["kind"] == "mann" and s.get("paper_write", True):   # runs from before the flag wrote the key
             kind += " (paper's write)"
+        if r["kind"] == "mann" and s.get("paper_heads", True):   # and had heads on h_t alone
+            kind += " (paper's heads)"
         if r["kind"] == "mann" and (s.get("initial_strength", 10.0), s.get("initial_gate", 0.1)) != (10.0, 0.1):
             kind += f" beta0 {s.get('initial_strength', 10.0):g} gate0 {s.get('initial_gate', 0.1):g}"
         if r["kind"] == "mann" and s.get("memory_slots", 64) != MANN_SIZE["memory_slots"]:
@@ -107,6 +109,8 @@ def main(argv=None) -> None:
     parser.add_argument("--paper-order", action="store_true", help="MANN: read after this step's write, as the paper")
     parser.add_argument("--paper-write", action="store_true",
                         help="MANN: write the key k_t, as the paper, instead of [k_{t-1}, y_{t-1}]")
+    parser.add_argument("--paper-heads", action="store_true",
+                        help="MANN: head parameters from the controller's state alone, as the paper, not [h_t, x_t]")
     parser.add_argument("--initial-strength", type=float, default=10.0,
                         help="MANN: key strength at initialisation (1 + log 2 = 1.693 is a zero bias)")
     parser.add_argument("--initial-gate", type=float, default=0.1, help="MANN: write gate sigma(alpha) at initialisation")

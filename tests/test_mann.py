@@ -94,6 +94,7 @@ def test_forward_shapes_and_trace():
     assert logits.shape == (4, 9, 3)
     assert trace.read_weights.shape == trace.write_weights.shape == (4, 9, 2, 8)
     assert trace.usage.shape == (4, 9, 8) and trace.gate.shape == (4, 9, 2)
+    assert trace.reads.shape == (4, 9, 2, 5 + 3)                  # key and label parts of each head's read
     assert torch.allclose(trace.read_weights.sum(-1), torch.ones(4, 9, 2), atol=1e-5)
     # at t = 0 nothing has been read yet: the heads can only write to the R = 2 least used
     # slots, slots 0 and 1 of the all-zero usage vector (ties go to the lower index), each with

@@ -154,13 +154,16 @@ class MemoryTrace:
     """What the memory did during one forward pass (for plots). All on the CPU, detached.
 
     read_weights ``[B, T, R, S]``, write_weights ``[B, T, R, S]``, usage ``[B, T, S]``,
-    gate ``[B, T, R]`` (sigma(alpha): 1 = update the last-read slot, 0 = write a fresh slot).
+    gate ``[B, T, R]`` (sigma(alpha): 1 = update the last-read slot, 0 = write a fresh slot),
+    reads ``[B, T, R, slot_width]``: each head's read vector (with ``store_labels``, its last ``N``
+    entries are the head's vote over the stored labels).
     """
 
     read_weights: torch.Tensor
     write_weights: torch.Tensor
     usage: torch.Tensor
     gate: torch.Tensor
+    reads: torch.Tensor
 
 
 class MANN(nn.Module):
@@ -310,7 +313,7 @@ class MANN(nn.Module):
         new_state = {"h": h, "c": c, "memory": memory, "read_weights": read_w,
                      "usage": usage.detach(), "reads": reads, "keys": keys}
         info = {"read_weights": read_w, "write_weights": write_w, "usage": usage,
-                "gate": torch.sigmoid(gate_logit)}
+                "gate": torch.sigmoid(gate_logit), "reads": reads.view(b, r, w)}
         return logits, new_state, info
 
     def forward(self, inputs: torch.Tensor, prev_labels: torch.Tensor, return_trace: bool = False):
@@ -341,5 +344,5 @@ class MANN(nn.Module):
         if not return_trace:
             return logits
         trace = MemoryTrace(**{k: torch.stack([i[k] for i in infos], dim=1)
-                               for k in ("read_weights", "write_weights", "usage", "gate")})
+                               for k in ("read_weights", "write_weights", "usage", "gate", "reads")})
         return logits, trace
