@@ -53,8 +53,8 @@ The heads see the image, ours as well (``input_to_heads=True``, the default). Th
 the head parameters from the controller's state ``h_t`` alone; we add a linear map of the current
 input ``x_t``, a skip connection past the controller. With ``store_labels`` a key only has to
 describe the current image, and this path gives it one from the first step, before the controller
-has learned anything: runs bind labels to images from the start instead of first settling on label
-bookkeeping, where some stayed (README). ``input_to_heads=False`` computes them from ``h_t`` alone.
+has learned anything: runs that start with label bookkeeping leave it early instead of staying on
+it, as some did without this path (README). ``input_to_heads=False`` computes them from ``h_t`` alone.
 
 Initialisation, also ours. The key strength starts at ``initial_strength`` (10) rather than at
 ``1 + softplus(0) = 1.7``, with which a softmax over 128 slots is near uniform whatever the keys: at
