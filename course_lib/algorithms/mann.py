@@ -34,18 +34,18 @@ paper's equations. Sharp reads make training far faster on a CPU budget.
 
 Order within a step: we read the memory *before* this step's write (``M_{t-1}`` above). The paper's
 equations index the read with ``M_t``; its patent application (Santoro et al., US 2017/0228637 A1)
-lists the read before the write. The same key ``k_t`` is written and read, so a read after the write
-finds ``k_t`` itself in the slots just written (cosine close to 1) and returns mostly what the
-controller already knows. ``read_first=False`` reads after the write.
+lists the read before the write. With the paper's write the same key ``k_t`` is written and read, so
+a read after the write finds ``k_t`` itself in the slots just written (cosine close to 1) and returns
+mostly what the controller already knows. ``read_first=False`` reads after the write.
 
 What a slot holds, ours too (``store_labels=True``, the default). In the paper a head writes its key
 ``k_t`` and nothing else: to answer a later presentation from memory, the controller must itself fold
-the label ``y_{t-1}``, which arrives one step after its image, into a key that also describes that image,
-which it has to carry over one step. At our CPU budget many runs never find that binding and stay on
-a plateau no better than an LSTM (README, "Chapter 06's MANN over seeds and threads"). With ``store_labels`` a slot is ``W + N`` wide and a head writes the key it read with at the
-previous step next to the label that has just arrived, ``[k_{t-1}, y_{t-1}]``; it reads with
-``[k_t, 0]``, so the similarity compares keys and the read vector carries a weighted vote of the stored
-labels. The binding is then built in and the controller learns what to key an image by, like a
+the label ``y_{t-1}``, which arrives one step after its image, into a key that also describes that
+image, which it has to carry over one step. At our CPU budget many runs never find that binding and
+stay on a plateau no better than an LSTM (README, "Chapter 06's MANN over seeds and threads"). With
+``store_labels`` a slot is ``W + N`` wide and a head writes the key it read with at the previous step
+next to the label that has just arrived, ``[k_{t-1}, y_{t-1}]``; it reads with ``[k_t, 0]``, so the
+similarity compares keys and the read vector carries a weighted vote of the stored labels. The binding is then built in and the controller learns what to key an image by, like a
 key-value memory whose values are labels (Kaiser, Nachum, Roy & Bengio 2017, "Learning to Remember
 Rare Events", ICLR). ``store_labels=False`` writes ``k_t``, as in the paper.
 
@@ -238,7 +238,7 @@ class MANN(nn.Module):
             if key_strength:  # 1 + softplus(b) = initial_strength
                 self.heads.bias[num_reads * memory_width + num_reads:].fill_(math.log(math.expm1(initial_strength - 1.0)))
         # the input's share of the head parameters, computed for all steps before the loop (like controller_in)
-        self.heads_input = (nn.Linear(input_size, self.heads.out_features, bias=False) if input_to_heads else None)
+        self.heads_input = nn.Linear(input_size, self.heads.out_features, bias=False) if input_to_heads else None
 
     def _features(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.encoder is None:
