@@ -5,7 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_lib.algorithms.mann import content_read, least_used, lrua_write, lrua_write_weights
+from course_lib.algorithms.mann_addressing import content_read, least_used, lrua_write, lrua_write_weights
 from course_lib.exercises import ch06
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib.algorithms.mann import (
-    MANN,
+from course_lib.algorithms.mann import MANN
+from course_lib.algorithms.mann_addressing import (
     content_read,
     content_read_weights,
     cosine_similarity,

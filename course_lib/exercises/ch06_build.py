@@ -1,16 +1,16 @@
 """Checks for chapter 06, "Build it yourself: the memory read and the LRUA write".
 
 Exercise 6.2 ``w^lu`` (the least-used weights), 6.3 the LRUA write weights from the previous
-step's usage, 6.4 the content-based read. Each is compared with :mod:`course_lib.algorithms.mann`
-on random inputs (values and, for the read, gradients); the typical wrong answers are recognised
-and named. The chapter then runs a MANN with the learner's read and write inside.
+step's usage, 6.4 the content-based read. Each is compared with
+:mod:`course_lib.algorithms.mann_addressing` on random inputs (values and, for the read, gradients);
+the typical wrong answers are recognised and named. The chapter then runs a MANN with the learner's read and write inside.
 """
 
 from __future__ import annotations
 
 import torch
 
-from course_lib.algorithms.mann import content_read, cosine_similarity, least_used, lrua_write, lrua_write_weights
+from course_lib.algorithms.mann_addressing import content_read, cosine_similarity, least_used, lrua_write, lrua_write_weights
 from course_lib.exercises._core import _compare, _correct, _wrong, check_function, not_attempted
 from course_lib.i18n import tr
 
