@@ -1,13 +1,13 @@
 """One time step of the MANN's memory (Santoro et al. 2016): the content-based read and the LRUA write.
 
-Drawn as ``MANN`` runs by default (``store_labels``, ``input_to_heads``): the heads see the controller's
-state and the current image, and a memory row holds a key and a label. Top row,
-the read (first, from the memory before this step's write): the controller's key, padded with zeros
-over the label part, is compared with every memory row by cosine similarity, sharpened by the key
-strength and normalised by a softmax into read weights, which average the rows (keys and labels)
-into the read vector. Bottom row, the write: a sigmoid gate mixes the previous read weights (update the slot just used) with the least-used weights
-(a fresh slot); usage then decays and accumulates reads and writes, and its smallest entries give
-the next step's least-used slots.
+Drawn as ``MANN`` runs by default (``store_labels``, ``input_to_heads``): the heads see the
+controller's state and the current image, and a memory row holds a key and a label. Top row, the read
+(first, from the memory before this step's write): the controller's key, padded with zeros over the
+label part, is compared with every memory row by cosine similarity, sharpened by the key strength and
+normalised by a softmax into read weights, which average the rows (keys and labels) into the read
+vector. Bottom row, the write: a sigmoid gate mixes the previous read weights (update the slot just
+used) with the least-used weights (a fresh slot); usage then decays and accumulates reads and
+writes, and its smallest entries give the next step's least-used slots.
 """
 
 from __future__ import annotations
